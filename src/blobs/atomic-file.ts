@@ -1,0 +1,42 @@
+import { randomBytes } from 'node:crypto'
+import { promises as fs } from 'node:fs'
+import path from 'node:path'
+
+/**
+ * Writes a file so that a crash or a full disk never leaves a partial one behind: write a temp file
+ * next to it, fsync, rename over the target, fsync the folder. Readers see the old file or the new.
+ */
+export async function writeFileAtomic(
+  target: string,
+  data: Uint8Array | string,
+  options: { mode?: number; signal?: AbortSignal } = {},
+): Promise<void> {
+  const dir = path.dirname(target)
+  const temp = path.join(dir, `.${path.basename(target)}.${randomBytes(6).toString('hex')}.tmp`)
+  const handle = await fs.open(temp, 'wx', options.mode ?? 0o644)
+  try {
+    try {
+      await handle.writeFile(data, { signal: options.signal })
+      await handle.sync()
+    } finally {
+      await handle.close()
+    }
+    await fs.rename(temp, target)
+  } catch (error) {
+    await fs.rm(temp, { force: true })
+    throw error
+  }
+  await syncDir(dir)
+}
+
+async function syncDir(dir: string): Promise<void> {
+  // Makes the rename itself durable. Some file systems refuse to fsync a folder; that is fine.
+  try {
+    const handle = await fs.open(dir, 'r')
+    try {
+      await handle.sync()
+    } finally {
+      await handle.close()
+    }
+  } catch {}
+}

@@ -1,0 +1,206 @@
+import type { AbstractBatchOperation, AbstractLevel, AbstractSublevel } from 'abstract-level'
+import * as Y from 'yjs'
+
+/**
+ * Persists a Yjs document in LevelDB (any abstract-level database: classic-level on Node,
+ * browser-level in a page) as incremental updates plus a compacted snapshot.
+ *
+ * Keys in the `catalog` sublevel:
+ *   s          the snapshot: Y.encodeStateAsUpdate at the last compaction
+ *   u/<seq>    an update since then; seq is 12 hex digits, so keys sort in write order
+ *
+ * Every write is one LevelDB batch, so a process killed mid-write leaves either the old state or the
+ * new one. Callers can add their own operations to the batch that stores an update (`commit`), which
+ * keeps the scanner's file index and the catalog consistent with each other.
+ */
+
+// The root database; keys and values of its sublevels are typed there.
+// biome-ignore lint/suspicious/noExplicitAny: abstract-level's generics do not compose across sublevels
+export type RootLevel = AbstractLevel<any, string, any>
+// biome-ignore lint/suspicious/noExplicitAny: see RootLevel
+export type BatchOp = AbstractBatchOperation<any, any, any>
+type CatalogSublevel = AbstractSublevel<RootLevel, unknown, string, Uint8Array>
+
+const SNAPSHOT_KEY = 's'
+const UPDATE_PREFIX = 'u/'
+const UPDATE_RANGE = { gt: UPDATE_PREFIX, lt: 'u0' } // '0' sorts right after '/'
+
+export interface LevelStoreOptions {
+  /** Compact once this many updates have piled up since the last snapshot. */
+  compactAfterUpdates?: number
+  /** ...or once they hold this many bytes. */
+  compactAfterBytes?: number
+}
+
+export class LevelCatalogStore {
+  readonly doc: Y.Doc
+  readonly #root: RootLevel
+  readonly #db: CatalogSublevel
+  readonly #options: Required<LevelStoreOptions>
+  #nextSeq = 0
+  #updatesSinceSnapshot = 0
+  #bytesSinceSnapshot = 0
+  #pending: Uint8Array[] = []
+  #chain: Promise<void> = Promise.resolve()
+  #scheduled = false
+  #closed = false
+  #lastError: Error | undefined
+  readonly #onUpdate = (update: Uint8Array, origin: unknown) => {
+    if (origin === this) return
+    this.#pending.push(update)
+    this.#scheduleCommit()
+  }
+
+  private constructor(root: RootLevel, doc: Y.Doc, options: LevelStoreOptions) {
+    this.#root = root
+    this.doc = doc
+    this.#db = root.sublevel<string, Uint8Array>('catalog', { valueEncoding: 'view' }) as CatalogSublevel
+    this.#options = {
+      compactAfterUpdates: options.compactAfterUpdates ?? 500,
+      compactAfterBytes: options.compactAfterBytes ?? 16 * 1024 * 1024,
+    }
+  }
+
+  /** Loads what is stored into `doc` and from then on stores every change of `doc`. */
+  static async open(
+    root: RootLevel,
+    doc: Y.Doc,
+    options: LevelStoreOptions = {},
+  ): Promise<LevelCatalogStore> {
+    const store = new LevelCatalogStore(root, doc, options)
+    await store.#load()
+    doc.on('update', store.#onUpdate)
+    return store
+  }
+
+  async #load(): Promise<void> {
+    const snapshot = await this.#db.get(SNAPSHOT_KEY)
+    const updates: Uint8Array[] = []
+    let lastKey: string | undefined
+    for await (const [key, value] of this.#db.iterator(UPDATE_RANGE)) {
+      updates.push(value)
+      lastKey = key
+    }
+    Y.transact(
+      this.doc,
+      () => {
+        if (snapshot !== undefined) Y.applyUpdate(this.doc, snapshot, this)
+        for (const update of updates) Y.applyUpdate(this.doc, update, this)
+      },
+      this,
+    )
+    this.#nextSeq = lastKey === undefined ? 0 : Number.parseInt(lastKey.slice(UPDATE_PREFIX.length), 16) + 1
+    this.#updatesSinceSnapshot = updates.length
+    this.#bytesSinceSnapshot = updates.reduce((sum, u) => sum + u.length, 0)
+    if (this.#needsCompaction()) await this.compact()
+  }
+
+  /**
+   * Stores the changes made so far together with `extra` operations on other sublevels, in one
+   * atomic batch. Resolves when they are on disk.
+   */
+  commit(extra: BatchOp[] = []): Promise<void> {
+    return this.#enqueue(async () => {
+      const updates = this.#pending
+      this.#pending = []
+      if (updates.length === 0 && extra.length === 0) return
+      const ops: BatchOp[] = [...extra]
+      if (updates.length > 0) {
+        // Merging keeps one key per commit; Yjs updates merge losslessly.
+        const merged = updates.length === 1 ? updates[0]! : Y.mergeUpdates(updates)
+        ops.push({ type: 'put', sublevel: this.#db, key: updateKey(this.#nextSeq), value: merged })
+        this.#nextSeq++
+        this.#updatesSinceSnapshot++
+        this.#bytesSinceSnapshot += merged.length
+      }
+      try {
+        await this.#root.batch(ops)
+      } catch (error) {
+        // Disk full or similar: nothing was written (a batch is atomic). Keep the changes so the
+        // next commit tries again; the document in memory is intact.
+        if (updates.length > 0) {
+          this.#pending = [...updates, ...this.#pending]
+          this.#nextSeq--
+          this.#updatesSinceSnapshot--
+        }
+        throw error
+      }
+      if (this.#needsCompaction()) await this.#compactNow()
+    })
+  }
+
+  /** Resolves when every change made so far is on disk. */
+  flush(): Promise<void> {
+    return this.commit()
+  }
+
+  /** Replaces all stored updates by one snapshot of the document. */
+  compact(): Promise<void> {
+    return this.#enqueue(() => this.#compactNow())
+  }
+
+  async close(): Promise<void> {
+    if (this.#closed) return
+    this.doc.off('update', this.#onUpdate)
+    await this.flush()
+    if (this.#updatesSinceSnapshot > 0) await this.compact()
+    this.#closed = true
+  }
+
+  /** The last error of a background write, if the last write failed (for status displays). */
+  get lastError(): Error | undefined {
+    return this.#lastError
+  }
+
+  async #compactNow(): Promise<void> {
+    const snapshot = Y.encodeStateAsUpdate(this.doc)
+    // Pending changes are inside the snapshot too; drop them so they are not written twice.
+    this.#pending = []
+    const ops: BatchOp[] = [{ type: 'put', sublevel: this.#db, key: SNAPSHOT_KEY, value: snapshot }]
+    for await (const key of this.#db.keys(UPDATE_RANGE)) ops.push({ type: 'del', sublevel: this.#db, key })
+    await this.#root.batch(ops)
+    this.#updatesSinceSnapshot = 0
+    this.#bytesSinceSnapshot = 0
+  }
+
+  #needsCompaction(): boolean {
+    return (
+      this.#updatesSinceSnapshot >= this.#options.compactAfterUpdates ||
+      this.#bytesSinceSnapshot >= this.#options.compactAfterBytes
+    )
+  }
+
+  #scheduleCommit(): void {
+    if (this.#scheduled) return
+    this.#scheduled = true
+    setImmediate(() => {
+      this.#scheduled = false
+      this.commit().catch(() => {
+        // kept in #lastError; the changes stay pending and the next commit retries them
+      })
+    })
+  }
+
+  #enqueue(task: () => Promise<void>): Promise<void> {
+    const run = this.#chain.then(async () => {
+      if (this.#closed) throw new StoreClosedError('the catalog store is closed')
+      try {
+        await task()
+        this.#lastError = undefined
+      } catch (error) {
+        this.#lastError = error instanceof Error ? error : new Error(String(error))
+        throw error
+      }
+    })
+    this.#chain = run.catch(() => {})
+    return run
+  }
+}
+
+export class StoreClosedError extends Error {
+  override name = 'StoreClosedError'
+}
+
+function updateKey(seq: number): string {
+  return UPDATE_PREFIX + seq.toString(16).padStart(12, '0')
+}

@@ -1,0 +1,118 @@
+import { parseArgs } from 'node:util'
+import { resolveHomeDir } from '../device/home.ts'
+import type { Command, CommandContext } from './command.ts'
+import { scanCommand } from './commands/scan.ts'
+import { startDefaultCommand } from './commands/start-default.ts'
+import { statusCommand } from './commands/status.ts'
+import { tracksCommand } from './commands/tracks.ts'
+import { EXIT_FAILURE, EXIT_OK, EXIT_USAGE, UsageError } from './errors.ts'
+
+const COMMANDS: Command[] = [scanCommand, tracksCommand, statusCommand, startDefaultCommand]
+
+const GLOBAL_OPTIONS = {
+  home: { type: 'string' },
+  json: { type: 'boolean' },
+  help: { type: 'boolean', short: 'h' },
+  version: { type: 'boolean' },
+} as const
+
+function mainUsage(): string {
+  const width = Math.max(...COMMANDS.map((c) => c.name.length))
+  const list = COMMANDS.filter((c) => c.name !== 'start-default')
+    .map((c) => `  ${c.name.padEnd(width)}  ${c.summary}`)
+    .join('\n')
+  return `Usage: cloudless <command> [options]
+
+Your own devices are your media cloud: Cloudless indexes the music and videos you own and keeps one
+library across your devices, peer to peer.
+
+Commands:
+${list}
+
+Global options:
+  --home <dir>   where this device keeps its data (default: $CLOUDLESS_HOME, else
+                 $XDG_DATA_HOME/cloudless, else ~/.local/share/cloudless)
+  --json         machine-readable output
+  -h, --help     help for a command: cloudless <command> --help
+  --version      print the version
+
+Exit codes: 0 ok, 1 failure, 2 wrong usage.`
+}
+
+export async function runCli(
+  argv: string[],
+  io = { stdout: process.stdout, stderr: process.stderr },
+): Promise<number> {
+  const [name, ...rest] = argv
+  if (name === undefined || name === '--help' || name === '-h' || name === 'help') {
+    io.stdout.write(`${mainUsage()}\n`)
+    return name === undefined ? EXIT_USAGE : EXIT_OK
+  }
+  if (name === '--version') {
+    io.stdout.write(`${await version()}\n`)
+    return EXIT_OK
+  }
+  const command = COMMANDS.find((c) => c.name === name)
+  if (command === undefined) {
+    io.stderr.write(`cloudless: unknown command '${name}'\n\n${mainUsage()}\n`)
+    return EXIT_USAGE
+  }
+  let parsed: ReturnType<typeof parseArgs>
+  try {
+    parsed = parseArgs({
+      args: rest,
+      options: { ...GLOBAL_OPTIONS, ...command.options },
+      allowPositionals: true,
+      strict: true,
+    })
+  } catch (error) {
+    io.stderr.write(`cloudless ${name}: ${(error as Error).message}\n\n${command.usage}\n`)
+    return EXIT_USAGE
+  }
+  if (parsed.values.help) {
+    io.stdout.write(`${command.usage}\n`)
+    return EXIT_OK
+  }
+  const controller = new AbortController()
+  const onSignal = () => controller.abort(new Error('interrupted'))
+  process.once('SIGINT', onSignal)
+  process.once('SIGTERM', onSignal)
+  const ctx: CommandContext = {
+    home: resolveHomeDir(parsed.values.home as string | undefined),
+    json: parsed.values.json === true,
+    values: parsed.values,
+    positionals: parsed.positionals,
+    signal: controller.signal,
+    stdout: io.stdout,
+    stderr: io.stderr,
+  }
+  try {
+    return await command.run(ctx)
+  } catch (error) {
+    if (error instanceof UsageError) {
+      io.stderr.write(`cloudless ${name}: ${error.message}\n\n${command.usage}\n`)
+      return EXIT_USAGE
+    }
+    if (controller.signal.aborted) {
+      io.stderr.write(`cloudless ${name}: interrupted\n`)
+      return EXIT_FAILURE
+    }
+    const e = error as Error
+    io.stderr.write(`cloudless ${name}: ${e.message}\n`)
+    if (process.env.CLOUDLESS_DEBUG) io.stderr.write(`${e.stack}\n`)
+    return EXIT_FAILURE
+  } finally {
+    process.off('SIGINT', onSignal)
+    process.off('SIGTERM', onSignal)
+  }
+}
+
+async function version(): Promise<string> {
+  const { readFile } = await import('node:fs/promises')
+  const pkg = JSON.parse(await readFile(new URL('../../../package.json', import.meta.url), 'utf8')) as {
+    version: string
+  }
+  return pkg.version
+}
+
+process.exitCode = await runCli(process.argv.slice(2))

@@ -1,0 +1,321 @@
+import { promises as fs } from 'node:fs'
+import path from 'node:path'
+import type { FsBlobStore } from '../../blobs/index.ts'
+import type { BatchOp, Catalog, LevelCatalogStore } from '../../crdt/index.ts'
+import { FileIndex, type FileIndexEntry, isUnchanged } from './file-index.ts'
+import { ManifestStore } from './manifest-store.ts'
+import { type ReadOutcome, readMediaFile } from './read-media.ts'
+import { buildTrackRecord } from './track-record.ts'
+import { describeFsError, type WalkedFile, walkRoots } from './walk.ts'
+
+/**
+ * The scan pipeline: walk -> compare with the file index -> read what changed (hash + tags in one
+ * pass) -> write catalog changes, file index and manifests in batches, each batch one atomic
+ * LevelDB write -> drop the locations of files that are gone. Per-file problems flow into the report;
+ * they never stop the scan.
+ */
+
+export interface ScanTarget {
+  deviceId: string
+  catalog: Catalog
+  store: LevelCatalogStore
+  db: ConstructorParameters<typeof FileIndex>[0]
+  covers: FsBlobStore
+}
+
+export interface ScanProgress {
+  phase: 'walking' | 'reading' | 'removing' | 'done'
+  filesDone: number
+  filesTotal: number
+  bytesDone: number
+  bytesTotal: number
+  elapsedMs: number
+}
+
+export interface SkippedFile {
+  path: string
+  reason: string
+}
+
+export interface ScanReport {
+  roots: string[]
+  /** Files found (media and junk; hidden files not counted). */
+  files: number
+  /** Files read this time (new or changed). */
+  read: number
+  bytesRead: number
+  unchanged: number
+  added: number
+  updated: number
+  removed: number
+  /** Tracks (and videos) this device holds after the scan. */
+  tracks: number
+  skipped: SkippedFile[]
+  durationMs: number
+}
+
+export type MediaReader = (filePath: string, size: number, signal?: AbortSignal) => Promise<ReadOutcome>
+
+export interface ScanOptions {
+  signal?: AbortSignal
+  onProgress?: (progress: ScanProgress) => void
+  /** Files read at once; reading overlaps I/O with hashing and parsing. */
+  concurrency?: number
+  /** Files per catalog batch (one Yjs update and one LevelDB write each). */
+  batchSize?: number
+  reader?: MediaReader
+  now?: () => number
+}
+
+interface ReadResult {
+  file: WalkedFile
+  outcome: ReadOutcome
+  coverId: string | null
+}
+
+export async function scan(
+  target: ScanTarget,
+  rootsIn: string[],
+  options: ScanOptions = {},
+): Promise<ScanReport> {
+  const started = performance.now()
+  const { signal } = options
+  const roots = rootsIn.map((r) => path.resolve(r))
+  const reader = options.reader ?? readMediaFile
+  const now = options.now ?? Date.now
+  const fileIndex = new FileIndex(target.db)
+  const manifests = new ManifestStore(target.db)
+  const progress: ScanProgress = {
+    phase: 'walking',
+    filesDone: 0,
+    filesTotal: 0,
+    bytesDone: 0,
+    bytesTotal: 0,
+    elapsedMs: 0,
+  }
+  const report = () => options.onProgress?.({ ...progress, elapsedMs: performance.now() - started })
+  report()
+
+  const walked = await walkRoots(roots, signal)
+  const skipped: SkippedFile[] = [...walked.problems]
+  const known = new Map<string, FileIndexEntry>()
+  for (const root of roots) {
+    if (walked.unreachableRoots.includes(root)) continue
+    for (const [p, entry] of await fileIndex.entriesUnder(root)) known.set(p, entry)
+  }
+
+  const toRead: WalkedFile[] = []
+  let unchanged = 0
+  for (const file of walked.files) {
+    const entry = known.get(file.path)
+    if (isUnchanged(entry, file)) {
+      if (entry?.skipped !== undefined) skipped.push({ path: file.path, reason: entry.skipped })
+      else unchanged++
+    } else toRead.push(file)
+  }
+  const seen = new Set(walked.files.map((f) => f.path))
+  const gone = await goneFiles(known, seen, walked.walkedDirs)
+
+  progress.phase = 'reading'
+  progress.filesTotal = toRead.length
+  progress.bytesTotal = toRead.reduce((sum, f) => sum + f.size, 0)
+  report()
+
+  const contentIndex = target.catalog.contentIndex()
+  // Locations per track on all devices, kept up to date during the scan (the catalog lookup is O(n)).
+  const locationCounts = new Map<string, number>()
+  for (const [trackId, list] of target.catalog.locationIndex()) locationCounts.set(trackId, list.length)
+  const locationCount = (trackId: string) => locationCounts.get(trackId) ?? 0
+  const counts = { added: 0, updated: 0, removed: 0 }
+  const folderArtCache = new Map<string, Promise<string | null>>()
+  const coverFromFolder = (artPath: string) => {
+    let pending = folderArtCache.get(artPath)
+    if (pending === undefined) {
+      pending = fs
+        .readFile(artPath, { signal })
+        .then((bytes) => target.covers.put(bytes, signal))
+        .catch(() => null)
+      folderArtCache.set(artPath, pending)
+    }
+    return pending
+  }
+
+  const readOne = async (file: WalkedFile): Promise<ReadResult> => {
+    let outcome: ReadOutcome
+    try {
+      outcome = await reader(file.path, file.size, signal)
+    } catch (error) {
+      if (signal?.aborted) throw error
+      outcome = { kind: 'skipped', reason: `cannot be read: ${describeFsError(error)}` }
+    }
+    let coverId: string | null = null
+    if (outcome.kind === 'media') {
+      if (outcome.cover !== null) coverId = await target.covers.put(outcome.cover.bytes, signal)
+      else if (file.folderArt !== null && outcome.tags.mediaType === 'audio')
+        coverId = await coverFromFolder(file.folderArt)
+    }
+    progress.filesDone++
+    progress.bytesDone += file.size
+    return { file, outcome, coverId }
+  }
+
+  const applyBatch = async (results: ReadResult[]) => {
+    const ops: BatchOp[] = []
+    target.catalog.transact(() => {
+      for (const result of results) {
+        applyResult(result, known.get(result.file.path), ops)
+      }
+    })
+    await target.store.commit(ops)
+    report()
+  }
+
+  const applyResult = (result: ReadResult, previous: FileIndexEntry | undefined, ops: BatchOp[]) => {
+    const { file, outcome } = result
+    const stat = { size: file.size, mtimeMs: file.mtimeMs, ino: file.ino }
+    if (previous?.trackId !== undefined) removeLocation(previous.trackId, file.path)
+    if (outcome.kind === 'skipped') {
+      skipped.push({ path: file.path, reason: outcome.reason })
+      // A file that changed while being read is not remembered, so the next scan reads it again.
+      if (!outcome.reason.startsWith('file changed'))
+        ops.push(fileIndex.putOp(file.path, { ...stat, skipped: outcome.reason }))
+      else ops.push(fileIndex.delOp(file.path))
+      return
+    }
+    const { catalog, deviceId } = target
+    let trackId = contentIndex.get(outcome.contentId)
+    let isNew = false
+    if (trackId === undefined) {
+      // New content. If it replaced the content of a track that no device holds any more (a retagged
+      // file), the track keeps its id, and with it its favourites, ratings and play counts.
+      const reusable = previous?.trackId
+      if (reusable !== undefined && locationCount(reusable) === 0 && catalog.getTrack(reusable)) {
+        trackId = reusable
+        contentIndex.delete(catalog.getTrack(reusable)!.contentId)
+        counts.updated++
+      } else {
+        trackId = outcome.contentId
+        isNew = true
+        counts.added++
+      }
+      contentIndex.set(outcome.contentId, trackId)
+      const addedAt = catalog.getTrack(trackId)?.addedAt ?? now()
+      catalog.putTrack(
+        trackId,
+        buildTrackRecord({
+          path: file.path,
+          root: file.root,
+          contentId: outcome.contentId,
+          size: outcome.size,
+          tags: outcome.tags,
+          cover: result.coverId,
+          addedAt,
+        }),
+      )
+    } else if (previous === undefined && locationCount(trackId) === 0) {
+      counts.added++ // a track that had gone missing is back
+    }
+    if (!catalog.pathsOn(trackId, deviceId).includes(file.path)) {
+      catalog.addLocation(trackId, deviceId, file.path)
+      locationCounts.set(trackId, locationCount(trackId) + 1)
+    }
+    if (isNew || previous?.contentId !== outcome.contentId)
+      ops.push(manifests.putOp(outcome.contentId, outcome.manifest))
+    ops.push(fileIndex.putOp(file.path, { ...stat, trackId, contentId: outcome.contentId }))
+  }
+
+  const removeLocation = (trackId: string, filePath: string) => {
+    if (!target.catalog.pathsOn(trackId, target.deviceId).includes(filePath)) return
+    target.catalog.removeLocation(trackId, target.deviceId, filePath)
+    locationCounts.set(trackId, locationCount(trackId) - 1)
+  }
+
+  const concurrency = Math.max(1, options.concurrency ?? 4)
+  const batchSize = Math.max(1, options.batchSize ?? 500)
+  let batch: ReadResult[] = []
+  let next = 0
+  const inFlight = new Set<Promise<void>>()
+  let flushing: Promise<void> = Promise.resolve()
+  const launch = () => {
+    const file = toRead[next++]!
+    const task: Promise<void> = readOne(file).then((result) => {
+      batch.push(result)
+      if (batch.length >= batchSize) {
+        const full = batch
+        batch = []
+        flushing = flushing.then(() => applyBatch(full))
+      }
+    })
+    inFlight.add(task)
+    task.finally(() => inFlight.delete(task)).catch(() => {})
+  }
+  while (next < toRead.length || inFlight.size > 0) {
+    signal?.throwIfAborted()
+    while (next < toRead.length && inFlight.size < concurrency) launch()
+    if (inFlight.size > 0) await Promise.race(inFlight)
+  }
+  await flushing
+  if (batch.length > 0) await applyBatch(batch)
+
+  if (gone.length > 0) {
+    progress.phase = 'removing'
+    report()
+    const ops: BatchOp[] = []
+    target.catalog.transact(() => {
+      for (const [filePath, entry] of gone) {
+        if (entry.trackId !== undefined) {
+          removeLocation(entry.trackId, filePath)
+          if (locationCount(entry.trackId) === 0) counts.removed++
+        }
+        ops.push(fileIndex.delOp(filePath))
+      }
+    })
+    await target.store.commit(ops)
+  }
+
+  progress.phase = 'done'
+  report()
+  return {
+    roots,
+    files: walked.files.length,
+    read: toRead.length,
+    bytesRead: progress.bytesDone,
+    unchanged,
+    ...counts,
+    tracks: countTracksOn(target.catalog, target.deviceId),
+    skipped: skipped.sort((a, b) => (a.path < b.path ? -1 : a.path > b.path ? 1 : 0)),
+    durationMs: Math.round(performance.now() - started),
+  }
+}
+
+/**
+ * Index entries whose files were not seen: gone if their folder was walked (so the file is not
+ * there) or if the path no longer exists. A folder that could not be read keeps its files.
+ */
+async function goneFiles(
+  known: Map<string, FileIndexEntry>,
+  seen: Set<string>,
+  walkedDirs: Set<string>,
+): Promise<Array<[string, FileIndexEntry]>> {
+  const gone: Array<[string, FileIndexEntry]> = []
+  for (const [filePath, entry] of known) {
+    if (seen.has(filePath)) continue
+    if (walkedDirs.has(path.dirname(filePath))) {
+      gone.push([filePath, entry])
+      continue
+    }
+    try {
+      await fs.lstat(filePath)
+    } catch (error) {
+      if ((error as NodeJS.ErrnoException).code === 'ENOENT') gone.push([filePath, entry])
+    }
+  }
+  return gone
+}
+
+function countTracksOn(catalog: Catalog, deviceId: string): number {
+  const suffix = `/${deviceId}`
+  let count = 0
+  for (const key of catalog.locations.keys()) if (key.endsWith(suffix)) count++
+  return count
+}
