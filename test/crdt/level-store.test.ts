@@ -1,0 +1,97 @@
+import { promises as fs } from 'node:fs'
+import os from 'node:os'
+import path from 'node:path'
+import { Level } from 'level'
+import { afterEach, beforeEach, expect, it } from 'vitest'
+import * as Y from 'yjs'
+import { LevelCatalogStore, type RootLevel } from '../../src/crdt/index.ts'
+
+let dir: string
+beforeEach(async () => {
+  dir = await fs.mkdtemp(path.join(os.tmpdir(), 'cl-level-'))
+})
+afterEach(async () => {
+  await fs.rm(dir, { recursive: true, force: true })
+})
+
+function openDb(): RootLevel {
+  return new Level<string, unknown>(dir, { valueEncoding: 'json' }) as unknown as RootLevel
+}
+
+it('persists every change and loads it back after a restart', async () => {
+  const db = openDb()
+  const doc = new Y.Doc()
+  const store = await LevelCatalogStore.open(db, doc)
+  doc.getMap('tracks').set('a', { title: 'A' })
+  doc.getMap('tracks').set('b', { title: 'B' })
+  await store.flush()
+  // No close(): simulates a process that stops without compacting.
+  await db.close()
+
+  const db2 = openDb()
+  const doc2 = new Y.Doc()
+  const store2 = await LevelCatalogStore.open(db2, doc2)
+  expect(doc2.getMap('tracks').toJSON()).toEqual({ a: { title: 'A' }, b: { title: 'B' } })
+  await store2.close()
+  await db2.close()
+})
+
+it('compacts many updates into one snapshot without losing any', async () => {
+  const db = openDb()
+  const doc = new Y.Doc()
+  const store = await LevelCatalogStore.open(db, doc, { compactAfterUpdates: 10 })
+  for (let i = 0; i < 35; i++) {
+    doc.getMap('tracks').set(`t${i}`, i)
+    await store.flush()
+  }
+  const keys: string[] = []
+  for await (const key of db.sublevel('catalog').keys()) keys.push(key)
+  expect(keys.length).toBeLessThan(12)
+  await store.close()
+  await db.close()
+
+  const db2 = openDb()
+  const doc2 = new Y.Doc()
+  await LevelCatalogStore.open(db2, doc2)
+  expect(doc2.getMap('tracks').size).toBe(35)
+  await db2.close()
+})
+
+it('writes extra operations in the same atomic batch as the update', async () => {
+  const db = openDb()
+  const doc = new Y.Doc()
+  const store = await LevelCatalogStore.open(db, doc)
+  const files = db.sublevel<string, unknown>('files', { valueEncoding: 'json' })
+  doc.getMap('tracks').set('x', 1)
+  await store.commit([{ type: 'put', sublevel: files, key: '/music/x.mp3', value: { trackId: 'x' } }])
+  expect(await files.get('/music/x.mp3')).toEqual({ trackId: 'x' })
+  await store.close()
+  await db.close()
+})
+
+it('keeps changes in memory and retries when a write fails', async () => {
+  const db = openDb()
+  const doc = new Y.Doc()
+  const store = await LevelCatalogStore.open(db, doc)
+  const realBatch = db.batch.bind(db)
+  let fail = true
+  // Simulates a full disk for one write.
+  ;(db as unknown as { batch: unknown }).batch = (ops: unknown) => {
+    if (fail) return Promise.reject(new Error('ENOSPC: no space left on device'))
+    return realBatch(ops as never)
+  }
+  doc.getMap('tracks').set('kept', true)
+  await expect(store.flush()).rejects.toThrow('ENOSPC')
+  expect(store.lastError?.message).toContain('ENOSPC')
+  fail = false
+  await store.flush()
+  expect(store.lastError).toBeUndefined()
+  await store.close()
+  await db.close()
+
+  const db2 = openDb()
+  const doc2 = new Y.Doc()
+  await LevelCatalogStore.open(db2, doc2)
+  expect(doc2.getMap('tracks').get('kept')).toBe(true)
+  await db2.close()
+})
