@@ -1,4 +1,5 @@
 import * as Y from 'yjs'
+import { decodeTrack, encodeTrack, ParseCache } from './record-codec.ts'
 import {
   type CoverRecord,
   type DeviceRecord,
@@ -17,10 +18,15 @@ import {
 export class Catalog {
   readonly doc: Y.Doc
   readonly meta: Y.Map<unknown>
-  readonly tracks: Y.Map<TrackRecord>
-  readonly locations: Y.Map<string[]>
-  readonly covers: Y.Map<CoverRecord>
+  /** trackId -> TrackRecord as JSON (see record-codec.ts for why strings). */
+  readonly tracks: Y.Map<string>
+  /** `${trackId}/${deviceId}` -> JSON array of paths. */
+  readonly locations: Y.Map<string>
+  /** coverId -> CoverRecord as JSON. */
+  readonly covers: Y.Map<string>
   readonly devices: Y.Map<DeviceRecord>
+  readonly #trackCache = new ParseCache(decodeTrack)
+  readonly #pathsCache = new ParseCache((json) => JSON.parse(json) as string[])
 
   constructor(doc: Y.Doc = new Y.Doc()) {
     this.doc = doc
@@ -55,36 +61,49 @@ export class Catalog {
   }
 
   getTrack(trackId: string): TrackRecord | undefined {
-    return this.tracks.get(trackId)
+    const json = this.tracks.get(trackId)
+    return json === undefined ? undefined : this.#trackCache.get(trackId, json)
+  }
+
+  /** Every track record. Records are shared with a cache: treat them as read-only. */
+  *trackEntries(): IterableIterator<[string, TrackRecord]> {
+    for (const [id, json] of this.tracks) yield [id, this.#trackCache.get(id, json)]
   }
 
   /** Writes a track record unless an identical one is there (rescans must not churn the document). */
   putTrack(trackId: string, record: TrackRecord): void {
-    const existing = this.tracks.get(trackId)
-    if (existing !== undefined && sameJson(existing, record)) return
-    this.tracks.set(trackId, record)
+    const json = encodeTrack(record)
+    if (this.tracks.get(trackId) === json) return
+    this.tracks.set(trackId, json)
   }
 
   /** contentId -> trackId for every track; build once per scan, not per file. */
   contentIndex(): Map<string, string> {
     const index = new Map<string, string>()
-    for (const [id, track] of this.tracks) index.set(track.contentId, id)
+    for (const [id, track] of this.trackEntries()) index.set(track.contentId, id)
     return index
   }
 
+  getCover(coverId: string): CoverRecord | undefined {
+    const json = this.covers.get(coverId)
+    return json === undefined ? undefined : (JSON.parse(json) as CoverRecord)
+  }
+
   putCover(coverId: string, record: CoverRecord): void {
-    if (!this.covers.has(coverId)) this.covers.set(coverId, record)
+    if (!this.covers.has(coverId)) this.covers.set(coverId, JSON.stringify(record))
   }
 
   /** Paths at which `deviceId` holds the track. */
   pathsOn(trackId: string, deviceId: string): string[] {
-    return this.locations.get(locationKey(trackId, deviceId)) ?? []
+    const key = locationKey(trackId, deviceId)
+    const json = this.locations.get(key)
+    return json === undefined ? [] : this.#pathsCache.get(key, json)
   }
 
   addLocation(trackId: string, deviceId: string, path: string): void {
     const paths = this.pathsOn(trackId, deviceId)
     if (paths.includes(path)) return
-    this.locations.set(locationKey(trackId, deviceId), [...paths, path].sort())
+    this.locations.set(locationKey(trackId, deviceId), JSON.stringify([...paths, path].sort()))
   }
 
   removeLocation(trackId: string, deviceId: string, path: string): void {
@@ -92,14 +111,15 @@ export class Catalog {
     if (!paths.includes(path)) return
     const rest = paths.filter((p) => p !== path)
     if (rest.length === 0) this.locations.delete(locationKey(trackId, deviceId))
-    else this.locations.set(locationKey(trackId, deviceId), rest)
+    else this.locations.set(locationKey(trackId, deviceId), JSON.stringify(rest))
   }
 
   /** Every location of every track, grouped by track, in one pass over the map. */
   locationIndex(): Map<string, Location[]> {
     const index = new Map<string, Location[]>()
-    for (const [key, paths] of this.locations) {
+    for (const [key, json] of this.locations) {
       const { trackId, deviceId } = parseLocationKey(key)
+      const paths = this.#pathsCache.get(key, json)
       let list = index.get(trackId)
       if (list === undefined) {
         list = []
@@ -112,9 +132,11 @@ export class Catalog {
 
   locationsOf(trackId: string): Location[] {
     const out: Location[] = []
-    for (const [key, paths] of this.locations) {
+    for (const [key, json] of this.locations) {
       const parsed = parseLocationKey(key)
-      if (parsed.trackId === trackId) for (const path of paths) out.push({ device: parsed.deviceId, path })
+      if (parsed.trackId === trackId) {
+        for (const path of this.#pathsCache.get(key, json)) out.push({ device: parsed.deviceId, path })
+      }
     }
     return out
   }

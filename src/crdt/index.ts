@@ -6,5 +6,6 @@ export {
   type RootLevel,
   StoreClosedError,
 } from './persistence/level-store.ts'
+export { decodeTrack, encodeTrack } from './record-codec.ts'
 export * from './schema.ts'
 export * from './views.ts'

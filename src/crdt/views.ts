@@ -76,7 +76,7 @@ export interface ListTracksOptions {
 export function listTracks(catalog: Catalog, options: ListTracksOptions = {}): TrackView[] {
   const locationIndex = catalog.locationIndex()
   const out: TrackView[] = []
-  for (const [id, record] of catalog.tracks) {
+  for (const [id, record] of catalog.trackEntries()) {
     const locations = locationIndex.get(id) ?? []
     if (locations.length === 0 && !options.includeMissing) continue
     if (options.mediaType !== undefined && record.mediaType !== options.mediaType) continue

@@ -135,8 +135,9 @@ export function mimeOf(container: string | undefined, mediaType: MediaType): str
   if (c.includes('mpeg')) return 'audio/mpeg'
   if (c === 'flac') return 'audio/flac'
   if (c.startsWith('ogg')) return mediaType === 'video' ? 'video/ogg' : 'audio/ogg'
-  if (c === 'webm') return mediaType === 'video' ? 'video/webm' : 'audio/webm'
-  if (c === 'ebml' || c === 'matroska') return mediaType === 'video' ? 'video/x-matroska' : 'audio/x-matroska'
+  if (c.includes('webm')) return mediaType === 'video' ? 'video/webm' : 'audio/webm'
+  if (c.includes('ebml') || c.includes('matroska'))
+    return mediaType === 'video' ? 'video/x-matroska' : 'audio/x-matroska'
   if (c.includes('m4a') || c.includes('mp4') || c.includes('m4b') || c.includes('isom') || c.includes('qt'))
     return mediaType === 'video' ? 'video/mp4' : 'audio/mp4'
   if (c.includes('wave') || c === 'riff') return 'audio/wav'
