@@ -1,5 +1,7 @@
 import path from 'node:path'
+import { callNodeOp, findRunningNode } from '../../control/client.ts'
 import { Device } from '../../device/device.ts'
+import { scanOp } from '../../ops/library-ops.ts'
 import { type ScanReport, scan } from '../../scanner/scanner.ts'
 import { watchLibrary } from '../../scanner/watch.ts'
 import type { Command, CommandContext } from '../command.ts'
@@ -30,6 +32,16 @@ Examples:
     'rescan-minutes': { type: 'string' },
   },
   async run(ctx) {
+    const node = await findRunningNode(ctx.home)
+    if (node !== undefined) {
+      if (ctx.values.watch) throw new UsageError('the running node already watches the library folders')
+      if (!ctx.json) println(ctx, `Scanning through the running node (pid ${node.pid})…`)
+      printReport(
+        ctx,
+        await callNodeOp<ScanReport>(node, scanOp.name, { roots: ctx.positionals }, ctx.signal),
+      )
+      return EXIT_OK
+    }
     const device = await Device.open(ctx.home)
     try {
       const given = ctx.positionals.map((p) => path.resolve(p))

@@ -1,7 +1,7 @@
-import { listTracks } from '../../../crdt/index.ts'
-import { Device } from '../../device/device.ts'
+import { tracksOp } from '../../ops/library-ops.ts'
 import type { Command } from '../command.ts'
 import { EXIT_OK, UsageError } from '../errors.ts'
+import { runOp } from '../library.ts'
 import { cell, formatDuration, printJson, println } from '../output.ts'
 
 export const tracksCommand: Command = {
@@ -25,10 +25,9 @@ Options:
   },
   async run(ctx) {
     if (ctx.values.audio && ctx.values.videos) throw new UsageError('--audio and --videos exclude each other')
-    const device = await Device.open(ctx.home)
-    try {
+    {
       const mediaType = ctx.values.audio ? 'audio' : ctx.values.videos ? 'video' : undefined
-      const tracks = listTracks(device.catalog, { includeMissing: ctx.values.missing === true, mediaType })
+      const tracks = await runOp(ctx, tracksOp, { includeMissing: ctx.values.missing === true, mediaType })
       if (ctx.json) {
         printJson(ctx, tracks)
         return EXIT_OK
@@ -46,8 +45,6 @@ Options:
       }
       println(ctx, `${tracks.length} tracks`)
       return EXIT_OK
-    } finally {
-      await device.close()
     }
   },
 }
