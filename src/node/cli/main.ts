@@ -2,12 +2,13 @@ import { parseArgs } from 'node:util'
 import { resolveHomeDir } from '../device/home.ts'
 import type { Command, CommandContext } from './command.ts'
 import { scanCommand } from './commands/scan.ts'
+import { startCommand } from './commands/start.ts'
 import { startDefaultCommand } from './commands/start-default.ts'
 import { statusCommand } from './commands/status.ts'
 import { tracksCommand } from './commands/tracks.ts'
 import { EXIT_FAILURE, EXIT_OK, EXIT_USAGE, UsageError } from './errors.ts'
 
-const COMMANDS: Command[] = [scanCommand, tracksCommand, statusCommand, startDefaultCommand]
+const COMMANDS: Command[] = [startCommand, scanCommand, tracksCommand, statusCommand, startDefaultCommand]
 
 const GLOBAL_OPTIONS = {
   home: { type: 'string' },
@@ -114,5 +115,11 @@ async function version(): Promise<string> {
   }
   return pkg.version
 }
+
+// `cloudless tracks | head` closes the pipe early: that is not an error.
+process.stdout.on('error', (error: NodeJS.ErrnoException) => {
+  if (error.code === 'EPIPE') process.exit(0)
+  throw error
+})
 
 process.exitCode = await runCli(process.argv.slice(2))

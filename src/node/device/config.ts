@@ -7,6 +7,30 @@ export interface DeviceConfig {
   deviceName: string
   /** Library folders this device scans, as absolute paths. */
   roots: string[]
+  /** Where the node listens. Kept here so addresses stay the same across restarts. */
+  network: NetworkConfig
+}
+
+export interface NetworkConfig {
+  /** Interface for the libp2p listeners (all interfaces by default, so the LAN can reach us). */
+  listenHost: string
+  tcpPort: number
+  wsPort: number
+  webrtcPort: number
+  /** The HTTP API and web app: loopback only unless the user says otherwise. */
+  httpHost: string
+  httpPort: number
+  mdns: boolean
+}
+
+export const DEFAULT_NETWORK: NetworkConfig = {
+  listenHost: '0.0.0.0',
+  tcpPort: 7740,
+  wsPort: 7741,
+  webrtcPort: 7740,
+  httpHost: '127.0.0.1',
+  httpPort: 7742,
+  mdns: true,
 }
 
 export class ConfigFileError extends Error {
@@ -14,7 +38,7 @@ export class ConfigFileError extends Error {
 }
 
 export function defaultConfig(): DeviceConfig {
-  return { deviceName: os.hostname(), roots: [] }
+  return { deviceName: os.hostname(), roots: [], network: { ...DEFAULT_NETWORK } }
 }
 
 export async function readConfig(file: string): Promise<DeviceConfig> {
@@ -35,6 +59,7 @@ export async function readConfig(file: string): Promise<DeviceConfig> {
   return {
     deviceName: typeof parsed.deviceName === 'string' ? parsed.deviceName : defaults.deviceName,
     roots: Array.isArray(parsed.roots) ? parsed.roots.filter((r) => typeof r === 'string') : [],
+    network: { ...DEFAULT_NETWORK, ...(typeof parsed.network === 'object' ? parsed.network : {}) },
   }
 }
 

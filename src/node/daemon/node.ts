@@ -1,0 +1,205 @@
+import { randomBytes } from 'node:crypto'
+import type { Connection, Libp2p, PeerId } from '@libp2p/interface'
+import { removeNodeInfo, writeNodeInfo } from '../control/node-info.ts'
+import type { NetworkConfig } from '../device/config.ts'
+import { Device } from '../device/device.ts'
+import { opsRoute } from '../http/ops-route.ts'
+import { type HttpServerHandle, startHttpServer } from '../http/server.ts'
+import type { Logger } from '../log.ts'
+import { type CatalogSync, catalogSync } from '../protocols/catalog-sync/index.ts'
+import { scan } from '../scanner/scanner.ts'
+import { watchLibrary } from '../scanner/watch.ts'
+import { createLibp2pNode } from './libp2p-node.ts'
+import { Redialer } from './redial.ts'
+
+export interface NodeStartOptions {
+  home: string
+  log: Logger
+  /** Overrides of the saved network settings (saved for the next start). */
+  network?: Partial<NetworkConfig>
+  /** Rename this device. */
+  name?: string
+  /** Scan and watch the library folders (default true). */
+  watch?: boolean
+  rescanEveryMs?: number
+}
+
+/**
+ * A running Cloudless node: the device's data, its libp2p node with the library's protocols, the
+ * local HTTP API, and the watcher that keeps the catalog in step with the library folders.
+ */
+export class CloudlessNode {
+  readonly device: Device
+  readonly libp2p: Libp2p<{ catalogSync: CatalogSync }>
+  readonly http: HttpServerHandle
+  readonly log: Logger
+  readonly #stopping = new AbortController()
+  readonly #redialer: Redialer
+  #watching: Promise<void> | undefined
+  #stopped: Promise<void> | undefined
+
+  private constructor(init: {
+    device: Device
+    libp2p: Libp2p<{ catalogSync: CatalogSync }>
+    http: HttpServerHandle
+    log: Logger
+  }) {
+    this.device = init.device
+    this.libp2p = init.libp2p
+    this.http = init.http
+    this.log = init.log
+    this.#redialer = new Redialer(this.libp2p, () => this.#otherDevices(), this.log)
+  }
+
+  static async start(options: NodeStartOptions): Promise<CloudlessNode> {
+    const { log } = options
+    const device = await Device.open(options.home)
+    try {
+      const network = { ...device.config.network, ...options.network }
+      const deviceName = options.name ?? device.config.deviceName
+      if (
+        JSON.stringify(network) !== JSON.stringify(device.config.network) ||
+        deviceName !== device.config.deviceName
+      ) {
+        await device.saveConfig({ ...device.config, network, deviceName })
+      }
+      const { catalog } = device
+      const isMember = (peerId: string) => {
+        const record = catalog.devices.get(peerId)
+        return record !== undefined && record.revoked !== true
+      }
+      const libp2p = await createLibp2pNode({
+        privateKey: device.privateKey,
+        network: device.config.network,
+        connectionGater: {
+          denyInboundEncryptedConnection: (peerId: PeerId) => !isMember(peerId.toString()),
+          denyOutboundEncryptedConnection: (peerId: PeerId) => !isMember(peerId.toString()),
+        },
+        services: {
+          catalogSync: catalogSync({
+            doc: catalog.doc,
+            // Read per stream: joining another library changes it.
+            libraryId: () => catalog.libraryId!,
+            isAllowed: isMember,
+          }),
+        },
+      })
+      const token = randomBytes(24).toString('base64url')
+      let node: CloudlessNode | undefined
+      const http = await startHttpServer({
+        host: device.config.network.httpHost,
+        port: device.config.network.httpPort,
+        token,
+        routes: [opsRoute(() => ({ device, node }))],
+        log: (line) => log.warn(line),
+      })
+      node = new CloudlessNode({ device, libp2p: libp2p as Libp2p<{ catalogSync: CatalogSync }>, http, log })
+      await node.#afterStart(token, options)
+      return node
+    } catch (error) {
+      await device.close().catch(() => {})
+      throw error
+    }
+  }
+
+  async #afterStart(token: string, options: NodeStartOptions): Promise<void> {
+    const { device, libp2p, log } = this
+    this.#publishAddresses()
+    libp2p.addEventListener('connection:open', (event) => this.#onConnection(event.detail, 'open'))
+    libp2p.addEventListener('connection:close', (event) => this.#onConnection(event.detail, 'close'))
+    this.#redialer.start()
+    await writeNodeInfo(device.layout.nodeInfo, {
+      pid: process.pid,
+      httpUrl: this.http.url,
+      token,
+      peerId: device.deviceId,
+      startedAt: Date.now(),
+    })
+    log.info(`device ${device.config.deviceName} (${device.deviceId})`)
+    for (const addr of libp2p.getMultiaddrs()) log.info(`listening on ${addr}`)
+    log.info(`HTTP API on ${this.http.url}`)
+    if (options.watch !== false && device.config.roots.length > 0) {
+      this.#watching = this.#scanAndWatch(options.rescanEveryMs)
+    }
+  }
+
+  async #scanAndWatch(rescanEveryMs?: number): Promise<void> {
+    const { device, log } = this
+    const roots = device.config.roots
+    const signal = this.#stopping.signal
+    try {
+      const report = await scan(device, roots, { signal })
+      log.info(
+        `scanned ${report.files} files: ${report.added} added, ${report.updated} updated, ${report.removed} removed, ${report.skipped.length} skipped`,
+      )
+      await watchLibrary(device, roots, {
+        signal,
+        rescanEveryMs,
+        onScan: (r) => {
+          if (r.read > 0 || r.removed > 0)
+            log.info(`library changed: ${r.added} added, ${r.updated} updated, ${r.removed} removed`)
+        },
+        onError: (error) => log.warn(`watching the library: ${error.message}`),
+      })
+    } catch (error) {
+      if (!signal.aborted) log.error(`scanning the library failed: ${(error as Error).message}`)
+    }
+  }
+
+  /** Other devices of the library and the addresses they published, for the redialer. */
+  #otherDevices(): Array<{ peerId: string; addresses: string[] }> {
+    const out: Array<{ peerId: string; addresses: string[] }> = []
+    for (const [peerId, record] of this.device.catalog.devices) {
+      if (peerId === this.device.deviceId || record.revoked) continue
+      out.push({ peerId, addresses: record.addresses ?? [] })
+    }
+    return out
+  }
+
+  /** Writes our listen addresses into our device record, so other devices can redial us. */
+  #publishAddresses(): void {
+    const { catalog, deviceId } = this.device
+    const addresses = this.libp2p.getMultiaddrs().map(String)
+    const record = catalog.devices.get(deviceId)
+    if (record === undefined) return
+    if (JSON.stringify(record.addresses ?? []) === JSON.stringify(addresses)) return
+    catalog.putDevice(deviceId, { ...record, addresses })
+  }
+
+  #onConnection(connection: Connection, what: 'open' | 'close'): void {
+    const peer = connection.remotePeer.toString()
+    const record = this.device.catalog.devices.get(peer)
+    if (record === undefined) return
+    this.log.debug(`connection ${what} with ${record.name} (${peer}) over ${connection.remoteAddr}`)
+  }
+
+  /** What `cloudless start --json` prints: how to reach this node. */
+  describe() {
+    return {
+      peerId: this.device.deviceId,
+      name: this.device.config.deviceName,
+      libraryId: this.device.catalog.libraryId,
+      addresses: this.libp2p.getMultiaddrs().map(String),
+      http: this.http.url,
+      pid: process.pid,
+    }
+  }
+
+  /** Stops everything and flushes the catalog to disk. Safe to call twice. */
+  stop(): Promise<void> {
+    this.#stopped ??= this.#stop()
+    return this.#stopped
+  }
+
+  async #stop(): Promise<void> {
+    this.log.info('stopping')
+    this.#stopping.abort()
+    this.#redialer.stop()
+    await this.#watching
+    await this.http.close()
+    await this.libp2p.stop()
+    await removeNodeInfo(this.device.layout.nodeInfo)
+    await this.device.close()
+    this.log.info('stopped; the catalog is on disk')
+  }
+}
