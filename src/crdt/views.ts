@@ -1,5 +1,13 @@
 import type { Catalog } from './catalog.ts'
 import type { Location, MediaType, TrackRecord } from './schema.ts'
+import {
+  applyEdits,
+  EDITABLE_FIELDS,
+  type EditableField,
+  type PlaylistRecord,
+  type TrackEdits,
+  UserData,
+} from './user-data.ts'
 
 /**
  * Read-side views computed from the catalog. Albums and artists are derived from tracks rather
@@ -33,9 +41,32 @@ export interface TrackView {
   cover: string | null
   tagSource: TrackRecord['tagSource']
   locations: Location[]
+  /** 1..5, or null when not rated. */
+  rating: number | null
+  favourite: boolean
+  /** Plays on every device. */
+  plays: number
+  /** Fields the user has overridden (the values above are the overrides). */
+  edited: EditableField[]
 }
 
-export function trackView(id: string, record: TrackRecord, locations: Location[]): TrackView {
+/** What the user has made of one track (user-data.ts). */
+export interface TrackUserState {
+  edits?: TrackEdits
+  rating: number | null
+  favourite: boolean
+  plays: number
+}
+
+const NO_USER_STATE: TrackUserState = { rating: null, favourite: false, plays: 0 }
+
+export function trackView(
+  id: string,
+  scanned: TrackRecord,
+  locations: Location[],
+  user: TrackUserState = NO_USER_STATE,
+): TrackView {
+  const record = applyEdits(scanned, user.edits)
   return {
     id,
     title: record.title,
@@ -63,7 +94,24 @@ export function trackView(id: string, record: TrackRecord, locations: Location[]
     cover: record.cover,
     tagSource: record.tagSource,
     locations,
+    rating: user.rating,
+    favourite: user.favourite,
+    plays: user.plays,
+    edited: user.edits === undefined ? [] : EDITABLE_FIELDS.filter((f) => user.edits?.[f] !== undefined),
   }
+}
+
+/** One track with its locations and user state, or undefined when the catalog has no such track. */
+export function findTrack(catalog: Catalog, trackId: string): TrackView | undefined {
+  const record = catalog.getTrack(trackId)
+  if (record === undefined) return undefined
+  const user = UserData.of(catalog)
+  return trackView(trackId, record, catalog.locationsOf(trackId), {
+    edits: user.editsOf(trackId),
+    rating: user.rating(trackId),
+    favourite: user.isFavourite(trackId),
+    plays: user.playCount(trackId),
+  })
 }
 
 export interface ListTracksOptions {
@@ -72,15 +120,29 @@ export interface ListTracksOptions {
   mediaType?: MediaType
 }
 
-/** Every track, sorted for display: album artist, album, disc, track number, title. */
+/**
+ * Every track with the user's edits applied, sorted for display: album artist, album, disc, track
+ * number, title. One pass over each map (tracks, locations, edits, plays); ratings and favourites
+ * are a lookup per track.
+ */
 export function listTracks(catalog: Catalog, options: ListTracksOptions = {}): TrackView[] {
   const locationIndex = catalog.locationIndex()
+  const user = UserData.of(catalog)
+  const editIndex = user.editIndex()
+  const playCounts = user.playCounts()
   const out: TrackView[] = []
   for (const [id, record] of catalog.trackEntries()) {
     const locations = locationIndex.get(id) ?? []
     if (locations.length === 0 && !options.includeMissing) continue
     if (options.mediaType !== undefined && record.mediaType !== options.mediaType) continue
-    out.push(trackView(id, record, locations))
+    out.push(
+      trackView(id, record, locations, {
+        edits: editIndex.get(id),
+        rating: user.rating(id),
+        favourite: user.isFavourite(id),
+        plays: playCounts.get(id) ?? 0,
+      }),
+    )
   }
   return out.sort(compareTracks)
 }
@@ -177,4 +239,37 @@ export function listArtists(tracks: TrackView[]): ArtistView[] {
   return [...artists.values()]
     .map((a) => ({ name: a.name, trackCount: a.tracks, albumCount: a.albums.size }))
     .sort((a, b) => collator.compare(a.name, b.name))
+}
+
+export interface PlaylistView {
+  id: string
+  name: string
+  createdAt: number
+  updatedAt: number
+  /** In playlist order; a track may appear more than once. */
+  trackIds: string[]
+  trackCount: number
+  /** Items whose track the catalog does not hold (yet: it may still arrive from another device). */
+  missingCount: number
+  /** Sum of the known durations. */
+  durationSec: number
+}
+
+/** Every playlist, sorted by name. */
+export function listPlaylists(catalog: Catalog): PlaylistView[] {
+  return UserData.of(catalog)
+    .playlistRecords()
+    .map((record) => playlistView(catalog, record))
+    .sort((a, b) => collator.compare(a.name, b.name) || a.id.localeCompare(b.id))
+}
+
+export function playlistView(catalog: Catalog, record: PlaylistRecord): PlaylistView {
+  let missingCount = 0
+  let durationSec = 0
+  for (const trackId of record.trackIds) {
+    const track = catalog.getTrack(trackId)
+    if (track === undefined) missingCount++
+    else durationSec += track.durationSec ?? 0
+  }
+  return { ...record, trackCount: record.trackIds.length, missingCount, durationSec }
 }

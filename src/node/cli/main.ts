@@ -1,6 +1,10 @@
 import { parseArgs } from 'node:util'
 import { resolveHomeDir } from '../device/home.ts'
 import type { Command, CommandContext } from './command.ts'
+import { editCommand } from './commands/edit.ts'
+import { favCommand } from './commands/fav.ts'
+import { playlistsCommand } from './commands/playlists.ts'
+import { rateCommand } from './commands/rate.ts'
 import { scanCommand } from './commands/scan.ts'
 import { startCommand } from './commands/start.ts'
 import { startDefaultCommand } from './commands/start-default.ts'
@@ -8,7 +12,17 @@ import { statusCommand } from './commands/status.ts'
 import { tracksCommand } from './commands/tracks.ts'
 import { EXIT_FAILURE, EXIT_OK, EXIT_USAGE, UsageError } from './errors.ts'
 
-const COMMANDS: Command[] = [startCommand, scanCommand, tracksCommand, statusCommand, startDefaultCommand]
+const COMMANDS: Command[] = [
+  startCommand,
+  scanCommand,
+  tracksCommand,
+  statusCommand,
+  editCommand,
+  rateCommand,
+  favCommand,
+  playlistsCommand,
+  startDefaultCommand,
+]
 
 const GLOBAL_OPTIONS = {
   home: { type: 'string' },
