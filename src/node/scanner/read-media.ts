@@ -89,11 +89,15 @@ export async function readMediaFile(
 }
 
 async function readWhole(filePath: string, expectedSize: number, options: ReadOptions): Promise<ReadOutcome> {
-  const bytes = options.syncIO
-    ? readFileSync(filePath)
-    : await fs.readFile(filePath, { signal: options.signal })
-  if (bytes.length !== expectedSize)
+  const bytes =
+    options.syncIO && options.scratch !== undefined
+      ? readIntoScratch(filePath, expectedSize, options.scratch)
+      : options.syncIO
+        ? readFileSync(filePath)
+        : await fs.readFile(filePath, { signal: options.signal })
+  if (bytes === null || bytes.length !== expectedSize) {
     return skipped('file changed while it was being read; it will be read again')
+  }
   const sniffed = sniff(bytes.subarray(0, SNIFF_BYTES))
   if (sniffed.kind !== 'media') return skipped(`not a media file: it holds ${sniffed.format}`)
   let meta: IAudioMetadata
