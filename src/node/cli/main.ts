@@ -1,8 +1,11 @@
 import { parseArgs } from 'node:util'
 import { resolveHomeDir } from '../device/home.ts'
 import type { Command, CommandContext } from './command.ts'
+import { devicesCommand } from './commands/devices.ts'
 import { editCommand } from './commands/edit.ts'
 import { favCommand } from './commands/fav.ts'
+import { inviteCommand } from './commands/invite.ts'
+import { joinCommand } from './commands/join.ts'
 import { playlistsCommand } from './commands/playlists.ts'
 import { rateCommand } from './commands/rate.ts'
 import { scanCommand } from './commands/scan.ts'
@@ -17,6 +20,9 @@ const COMMANDS: Command[] = [
   scanCommand,
   tracksCommand,
   statusCommand,
+  inviteCommand,
+  joinCommand,
+  devicesCommand,
   editCommand,
   rateCommand,
   favCommand,

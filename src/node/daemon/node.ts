@@ -1,5 +1,6 @@
 import { randomBytes } from 'node:crypto'
-import type { Connection, Libp2p, PeerId } from '@libp2p/interface'
+import type { Connection, Libp2p } from '@libp2p/interface'
+import { AccessGater, enforceRevocations, Membership } from '../access/index.ts'
 import { removeNodeInfo, writeNodeInfo } from '../control/node-info.ts'
 import type { NetworkConfig } from '../device/config.ts'
 import { Device } from '../device/device.ts'
@@ -7,6 +8,7 @@ import { opsRoute } from '../http/ops-route.ts'
 import { type HttpServerHandle, startHttpServer } from '../http/server.ts'
 import type { Logger } from '../log.ts'
 import { type CatalogSync, catalogSync } from '../protocols/catalog-sync/index.ts'
+import { InviteBook, type Pairing, pairing } from '../protocols/pairing/index.ts'
 import { scan } from '../scanner/scanner.ts'
 import { watchLibrary } from '../scanner/watch.ts'
 import { createLibp2pNode } from './libp2p-node.ts'
@@ -30,7 +32,8 @@ export interface NodeStartOptions {
  */
 export class CloudlessNode {
   readonly device: Device
-  readonly libp2p: Libp2p<{ catalogSync: CatalogSync }>
+  readonly libp2p: Libp2p<{ catalogSync: CatalogSync; pairing: Pairing }>
+  readonly membership: Membership
   readonly http: HttpServerHandle
   readonly log: Logger
   readonly #stopping = new AbortController()
@@ -38,14 +41,20 @@ export class CloudlessNode {
   #watching: Promise<void> | undefined
   #stopped: Promise<void> | undefined
 
+  #stopEnforcing: (() => void) | undefined
+  /** When each device was last connected to this one (ms); in memory, for `cloudless devices`. */
+  readonly #lastSeen = new Map<string, number>()
+
   private constructor(init: {
     device: Device
-    libp2p: Libp2p<{ catalogSync: CatalogSync }>
+    libp2p: Libp2p<{ catalogSync: CatalogSync; pairing: Pairing }>
+    membership: Membership
     http: HttpServerHandle
     log: Logger
   }) {
     this.device = init.device
     this.libp2p = init.libp2p
+    this.membership = init.membership
     this.http = init.http
     this.log = init.log
     this.#redialer = new Redialer(this.libp2p, () => this.#otherDevices(), this.log)
@@ -56,31 +65,31 @@ export class CloudlessNode {
     const device = await Device.open(options.home)
     try {
       const network = { ...device.config.network, ...options.network }
-      const deviceName = options.name ?? device.config.deviceName
-      if (
-        JSON.stringify(network) !== JSON.stringify(device.config.network) ||
-        deviceName !== device.config.deviceName
-      ) {
-        await device.saveConfig({ ...device.config, network, deviceName })
+      if (JSON.stringify(network) !== JSON.stringify(device.config.network)) {
+        await device.saveConfig({ ...device.config, network })
       }
+      if (options.name !== undefined) await device.rename(options.name)
       const { catalog } = device
-      const isMember = (peerId: string) => {
-        const record = catalog.devices.get(peerId)
-        return record !== undefined && record.revoked !== true
-      }
+      const membership = new Membership({ catalog, selfId: device.deviceId })
+      const invites = new InviteBook()
+      const gater = new AccessGater({ membership, invites })
       const libp2p = await createLibp2pNode({
         privateKey: device.privateKey,
         network: device.config.network,
-        connectionGater: {
-          denyInboundEncryptedConnection: (peerId: PeerId) => !isMember(peerId.toString()),
-          denyOutboundEncryptedConnection: (peerId: PeerId) => !isMember(peerId.toString()),
-        },
+        connectionGater: gater,
         services: {
           catalogSync: catalogSync({
             doc: catalog.doc,
             // Read per stream: joining another library changes it.
             libraryId: () => catalog.libraryId!,
-            isAllowed: isMember,
+            isAllowed: (peerId) => membership.isMember(peerId),
+          }),
+          pairing: pairing({
+            catalog,
+            membership,
+            invites,
+            gater,
+            deviceName: () => device.config.deviceName,
           }),
         },
       })
@@ -93,7 +102,13 @@ export class CloudlessNode {
         routes: [opsRoute(() => ({ device, node }))],
         log: (line) => log.warn(line),
       })
-      node = new CloudlessNode({ device, libp2p: libp2p as Libp2p<{ catalogSync: CatalogSync }>, http, log })
+      node = new CloudlessNode({
+        device,
+        libp2p: libp2p as unknown as Libp2p<{ catalogSync: CatalogSync; pairing: Pairing }>,
+        membership,
+        http,
+        log,
+      })
       await node.#afterStart(token, options)
       return node
     } catch (error) {
@@ -105,6 +120,27 @@ export class CloudlessNode {
   async #afterStart(token: string, options: NodeStartOptions): Promise<void> {
     const { device, libp2p, log } = this
     this.#publishAddresses()
+    // A new pairing: the connection predates the device list entry, so start syncing explicitly.
+    libp2p.services.pairing.addEventListener('paired', (event) => {
+      const { peerId, name, role } = event.detail
+      log.info(
+        role === 'inviter'
+          ? `${name} (${peerId}) joined the library`
+          : `joined the library of ${name} (${peerId})`,
+      )
+      this.#redialer.reset()
+      // The joiner opens the first sync stream (both opening at once would replace each other's).
+      if (role !== 'joiner') return
+      libp2p.services.catalogSync
+        .syncWith(peerId, { signal: AbortSignal.timeout(60_000) })
+        .catch((error: Error) => {
+          log.warn(`first sync with ${name} failed: ${error.message}; it will be retried`)
+        })
+    })
+    this.#stopEnforcing = enforceRevocations(libp2p, this.membership)
+    this.membership.addEventListener('self-revoked', () => {
+      log.warn('another device removed this device from the library; it no longer syncs')
+    })
     libp2p.addEventListener('connection:open', (event) => this.#onConnection(event.detail, 'open'))
     libp2p.addEventListener('connection:close', (event) => this.#onConnection(event.detail, 'close'))
     this.#redialer.start()
@@ -166,8 +202,22 @@ export class CloudlessNode {
     catalog.putDevice(deviceId, { ...record, addresses })
   }
 
+  /** The open connection to a device, if any: its address and who dialled. */
+  connectionTo(deviceId: string): { address: string; direction: string } | undefined {
+    const connection = this.libp2p
+      .getConnections()
+      .find((c) => c.remotePeer.toString() === deviceId && c.status === 'open')
+    if (connection === undefined) return undefined
+    return { address: connection.remoteAddr.toString(), direction: connection.direction }
+  }
+
+  lastSeen(deviceId: string): number | undefined {
+    return this.connectionTo(deviceId) === undefined ? this.#lastSeen.get(deviceId) : Date.now()
+  }
+
   #onConnection(connection: Connection, what: 'open' | 'close'): void {
     const peer = connection.remotePeer.toString()
+    this.#lastSeen.set(peer, Date.now())
     const record = this.device.catalog.devices.get(peer)
     if (record === undefined) return
     this.log.debug(`connection ${what} with ${record.name} (${peer}) over ${connection.remoteAddr}`)
@@ -195,6 +245,7 @@ export class CloudlessNode {
     this.log.info('stopping')
     this.#stopping.abort()
     this.#redialer.stop()
+    this.#stopEnforcing?.()
     await this.#watching
     await this.http.close()
     await this.libp2p.stop()

@@ -83,6 +83,14 @@ export class Device {
     this.config = config
   }
 
+  /** Renames this device, in its settings and in the library's device list. */
+  async rename(name: string): Promise<void> {
+    const deviceName = name.trim()
+    if (deviceName === '' || deviceName === this.config.deviceName) return
+    await this.saveConfig({ ...this.config, deviceName })
+    this.#registerSelf()
+  }
+
   async close(): Promise<void> {
     try {
       await this.store.close()

@@ -1,0 +1,158 @@
+import type { CloudlessNode } from '../daemon/node.ts'
+import { defineOp, type OpContext, OpError } from './op.ts'
+
+/** Ops that need the network run only inside a running node. */
+function requireNode(ctx: OpContext): CloudlessNode {
+  if (ctx.node === undefined) {
+    throw new OpError(
+      'no-node',
+      'this needs the running node: start it with `cloudless start` (in another terminal)',
+    )
+  }
+  return ctx.node as CloudlessNode
+}
+
+export interface InviteResult {
+  id: string
+  link: string
+  code: string | null
+  expiresAt: number
+  peerId: string
+  addresses: string[]
+}
+
+export const inviteOp = defineOp<{ ttlMinutes?: number }, InviteResult>({
+  name: 'invite',
+  async run(ctx, args) {
+    const node = requireNode(ctx)
+    const ttlMinutes = args.ttlMinutes ?? 15
+    if (!(ttlMinutes > 0 && ttlMinutes <= 24 * 60))
+      throw new OpError('bad-args', 'an invite lasts 1 to 1440 minutes')
+    const invite = await node.libp2p.services.pairing.createInvite({
+      ttlMs: ttlMinutes * 60_000,
+      signal: ctx.signal,
+    })
+    return {
+      id: invite.id,
+      link: invite.link,
+      code: invite.code ?? null,
+      expiresAt: invite.expiresAt,
+      peerId: invite.peerId,
+      addresses: invite.addresses,
+    }
+  },
+})
+
+export interface JoinResult {
+  libraryId: string
+  inviter: { peerId: string; name: string }
+  tracks: number
+  syncMs: number
+}
+
+export const joinOp = defineOp<{ invite: string; timeoutMs?: number }, JoinResult>({
+  name: 'join',
+  async run(ctx, args) {
+    const node = requireNode(ctx)
+    if (typeof args.invite !== 'string' || args.invite.trim() === '')
+      throw new OpError('bad-args', 'no invite given')
+    const started = performance.now()
+    const signal = AbortSignal.any([ctx.signal, AbortSignal.timeout(args.timeoutMs ?? 120_000)])
+    let joined: Awaited<ReturnType<typeof node.libp2p.services.pairing.join>>
+    try {
+      joined = await node.libp2p.services.pairing.join(args.invite, { signal })
+    } catch (error) {
+      const e = error as Error
+      throw new OpError(e.name, e.message)
+    }
+    // Pairing carried the inviter's catalog; wait for the live sync too, so that what the user
+    // sees next is current.
+    await node.libp2p.services.catalogSync.syncedWith(joined.inviterPeerId, { signal }).catch(() => {})
+    await node.device.store.flush()
+    return {
+      libraryId: joined.libraryId,
+      inviter: { peerId: joined.inviterPeerId, name: joined.inviterName },
+      tracks: node.device.catalog.tracks.size,
+      syncMs: Math.round(performance.now() - started),
+    }
+  },
+})
+
+export interface DeviceListItem {
+  id: string
+  name: string
+  self: boolean
+  online: boolean
+  revoked: boolean
+  lastSeen: number | null
+  addedAt: number
+  addresses: string[]
+  /** How this device reaches it now, when connected. */
+  connection: { address: string; direction: string } | null
+  holds: { files: number; bytes: number }
+}
+
+export const devicesOp = defineOp<Record<string, never>, DeviceListItem[]>({
+  name: 'devices',
+  async run(ctx) {
+    const node = ctx.node as CloudlessNode | undefined
+    const { catalog, deviceId } = ctx.device
+    const holds = new Map<string, { files: number; bytes: number }>()
+    for (const [key, json] of catalog.locations) {
+      const slash = key.indexOf('/')
+      const device = key.slice(slash + 1)
+      const track = catalog.getTrack(key.slice(0, slash))
+      const entry = holds.get(device) ?? { files: 0, bytes: 0 }
+      const paths = (JSON.parse(json) as string[]).length
+      entry.files += paths
+      entry.bytes += (track?.size ?? 0) * paths
+      holds.set(device, entry)
+    }
+    const out: DeviceListItem[] = []
+    for (const [id, record] of catalog.devices) {
+      const self = id === deviceId
+      const connection = node?.connectionTo(id)
+      const revoked = node?.membership.isRevoked(id) ?? record.revoked === true
+      out.push({
+        id,
+        name: record.name,
+        self,
+        online: self || connection !== undefined,
+        revoked,
+        lastSeen: self ? Date.now() : (node?.lastSeen(id) ?? record.lastSeen ?? null),
+        addedAt: record.addedAt,
+        addresses: record.addresses ?? [],
+        connection: connection ?? null,
+        holds: holds.get(id) ?? { files: 0, bytes: 0 },
+      })
+    }
+    return out.sort((a, b) => Number(b.self) - Number(a.self) || a.addedAt - b.addedAt)
+  },
+})
+
+export const deviceRemoveOp = defineOp<{ id: string }, { id: string; name: string }>({
+  name: 'device-remove',
+  async run(ctx, args) {
+    const { catalog, deviceId } = ctx.device
+    const matches = [...catalog.devices.keys()].filter(
+      (id) => id === args.id || (args.id.length >= 6 && id.startsWith(args.id)),
+    )
+    if (matches.length === 0)
+      throw new OpError('unknown-device', `no device ${args.id} in this library (see: cloudless devices)`)
+    if (matches.length > 1)
+      throw new OpError('ambiguous', `${args.id} matches ${matches.length} devices: ${matches.join(', ')}`)
+    const id = matches[0]!
+    if (id === deviceId)
+      throw new OpError('self', 'a device cannot remove itself; remove it from another device')
+    const node = ctx.node as CloudlessNode | undefined
+    if (node !== undefined) node.membership.revoke(id)
+    else {
+      const { Membership } = await import('../access/index.ts')
+      new Membership({ catalog, selfId: deviceId }).revoke(id)
+    }
+    await ctx.device.store.flush()
+    return { id, name: catalog.devices.get(id)?.name ?? id }
+  },
+})
+
+export const NETWORK_OPS = [inviteOp, joinOp, devicesOp, deviceRemoveOp]
