@@ -3,11 +3,15 @@
  * decision 1). Top-level types and what each key and value is:
  *
  *   meta       Y.Map   'libraryId' -> string, 'createdAt' -> ms, 'schema' -> number
- *   tracks     Y.Map   trackId -> TrackRecord (one plain JSON value per track, written by the
- *                      device that scanned the file; never deleted and re-added on rescans)
- *   locations  Y.Map   `${trackId}/${deviceId}` -> string[] (absolute paths on that device)
- *   covers     Y.Map   coverId -> CoverRecord (the image bytes are a blob; coverId is their content ID)
- *   devices    Y.Map   deviceId -> DeviceRecord
+ *   tracks     Y.Map   trackId -> TrackRecord as a JSON string (record-codec.ts), written by the
+ *                      device that scanned the file; never deleted and re-added on rescans
+ *   locations  Y.Map   `${trackId}/${deviceId}` -> JSON array of absolute paths on that device
+ *   covers     Y.Map   coverId -> CoverRecord as JSON (the image bytes are a blob; coverId is their
+ *                      content ID)
+ *   devices    Y.Map   deviceId -> DeviceRecord (each device writes its own record; pairing adds one)
+ *   revocations Y.Map  deviceId -> { at, by }: devices removed from the library. Kept apart from
+ *                      `devices` because a device rewrites its own record, and a concurrent rewrite
+ *                      would win over a `revoked` flag in it about half the time.
  *
  * User edits (title fixes, ratings, favourites, play counts, playlists) live in their own small maps
  * so that edits to different fields merge; see user-data.ts.

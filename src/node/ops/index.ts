@@ -1,4 +1,4 @@
-import { scanOp, statusOp, tracksOp } from './library-ops.ts'
+import { scanOp, statusOp, tracksOp, waitTrackOp } from './library-ops.ts'
 import { NETWORK_OPS } from './network-ops.ts'
 import type { Op } from './op.ts'
 import { USER_OPS } from './user-ops.ts'
@@ -8,5 +8,5 @@ export { defineOp, type Op, type OpContext, OpError } from './op.ts'
 /** Every op the running node answers over its control API. Add new ops here. */
 // biome-ignore lint/suspicious/noExplicitAny: a registry of ops with different argument types
 export const OPS: ReadonlyMap<string, Op<any, any>> = new Map<string, Op<any, any>>(
-  [scanOp, tracksOp, statusOp, ...USER_OPS, ...NETWORK_OPS].map((op) => [op.name, op]),
+  [scanOp, tracksOp, statusOp, waitTrackOp, ...USER_OPS, ...NETWORK_OPS].map((op) => [op.name, op]),
 )

@@ -1,5 +1,12 @@
 import path from 'node:path'
-import { listAlbums, listArtists, listTracks, type MediaType, type TrackView } from '../../crdt/index.ts'
+import {
+  findTrack,
+  listAlbums,
+  listArtists,
+  listTracks,
+  type MediaType,
+  type TrackView,
+} from '../../crdt/index.ts'
 import { type ScanReport, scan } from '../scanner/scanner.ts'
 import { defineOp } from './op.ts'
 
@@ -54,5 +61,40 @@ export const statusOp = defineOp<Record<string, never>, StatusResult>({
       covers: device.catalog.covers.size,
       onThisDevice: { tracks: here.length, bytes: here.reduce((sum, t) => sum + t.size, 0) },
     }
+  },
+})
+
+/**
+ * Resolves once the track's (edited) `field` equals `value`, or with `false` after `timeoutMs`.
+ * Lets scripts and benchmarks wait for a change to replicate without polling.
+ */
+export const waitTrackOp = defineOp<
+  { track: string; field: keyof TrackView; value: unknown; timeoutMs?: number },
+  { reached: boolean; waitedMs: number }
+>({
+  name: 'wait-track',
+  async run({ device, signal }, args) {
+    const started = performance.now()
+    const matches = () => {
+      const track = findTrack(device.catalog, args.track)
+      return track !== undefined && JSON.stringify(track[args.field]) === JSON.stringify(args.value)
+    }
+    if (matches()) return { reached: true, waitedMs: 0 }
+    const reached = await new Promise<boolean>((resolve) => {
+      const done = (value: boolean) => {
+        device.catalog.doc.off('afterTransaction', check)
+        clearTimeout(timer)
+        signal.removeEventListener('abort', onAbort)
+        resolve(value)
+      }
+      const check = () => {
+        if (matches()) done(true)
+      }
+      const onAbort = () => done(false)
+      const timer = setTimeout(() => done(false), args.timeoutMs ?? 30_000)
+      signal.addEventListener('abort', onAbort)
+      device.catalog.doc.on('afterTransaction', check)
+    })
+    return { reached, waitedMs: performance.now() - started }
   },
 })
