@@ -1,0 +1,169 @@
+import type { Manifest } from '../../blobs/index.ts'
+import type { ExchangePort } from './ports.ts'
+
+export class NoSourceError extends Error {
+  override name = 'NoSourceError'
+}
+
+interface PeerStats {
+  /** Smoothed MB/s of recent transfers; unknown peers start in the middle. */
+  throughput: number
+  failures: number
+  lastFailureAt: number
+}
+
+/**
+ * Fetches verified blocks from the devices that hold a blob: the fastest first, the next one when a
+ * device fails mid-transfer (a stopped laptop, a changed file), and several at once for a whole-file
+ * download. Verification happens in the exchange; this layer only chooses and switches.
+ */
+export class PeerFetcher {
+  readonly #exchange: ExchangePort
+  readonly #candidates: (contentId: string) => string[]
+  readonly #stats = new Map<string, PeerStats>()
+
+  constructor(exchange: ExchangePort, candidates: (contentId: string) => string[]) {
+    this.#exchange = exchange
+    this.#candidates = candidates
+  }
+
+  /** Candidates best first: recently failed ones last, then by measured throughput. */
+  rank(contentId: string): string[] {
+    const now = Date.now()
+    const score = (peer: string) => {
+      const s = this.#stats.get(peer)
+      if (s === undefined) return 50
+      const penalty = now - s.lastFailureAt < 30_000 ? 1e6 : 0
+      return s.throughput - penalty
+    }
+    return [...this.#candidates(contentId)].sort((a, b) => score(b) - score(a))
+  }
+
+  async manifest(contentId: string, signal?: AbortSignal): Promise<Manifest> {
+    const errors: string[] = []
+    for (const peer of this.rank(contentId)) {
+      try {
+        return await this.#exchange.fetchManifest(peer, contentId, { signal })
+      } catch (error) {
+        signal?.throwIfAborted()
+        this.#failed(peer)
+        errors.push(`${short(peer)}: ${(error as Error).message}`)
+      }
+    }
+    throw noSource(contentId, errors)
+  }
+
+  /**
+   * Blocks first..first+count-1 in order, from the best device, switching device on failure and
+   * resuming at the first block not yet received.
+   */
+  async *blocks(
+    contentId: string,
+    manifest: Manifest,
+    first: number,
+    count: number,
+    signal?: AbortSignal,
+  ): AsyncGenerator<{ index: number; bytes: Uint8Array }> {
+    let next = first
+    const end = first + count
+    const errors: string[] = []
+    for (const peer of this.rank(contentId)) {
+      const started = performance.now()
+      let bytes = 0
+      try {
+        for await (const block of this.#exchange.fetchBlocks(peer, contentId, manifest, next, end - next, { signal })) {
+          if (block.index !== next) throw new Error(`expected block ${next}, got ${block.index}`)
+          bytes += block.bytes.length
+          next++
+          yield block
+        }
+        this.#succeeded(peer, bytes, performance.now() - started)
+        if (next >= end) return
+      } catch (error) {
+        signal?.throwIfAborted()
+        this.#failed(peer)
+        errors.push(`${short(peer)}: ${(error as Error).message}`)
+      }
+    }
+    throw noSource(contentId, errors)
+  }
+
+  /**
+   * Fetches the given blocks (any order) from all candidate devices at once: each device takes
+   * the next run of blocks from a shared queue; a failing device drops out and its run goes back.
+   */
+  async download(
+    contentId: string,
+    manifest: Manifest,
+    indexes: number[],
+    onBlock: (index: number, bytes: Uint8Array) => Promise<void>,
+    signal?: AbortSignal,
+    runLength = 16,
+  ): Promise<void> {
+    const queue: Array<{ first: number; count: number }> = toRuns(indexes, runLength)
+    const errors: string[] = []
+    const worker = async (peer: string) => {
+      while (queue.length > 0) {
+        signal?.throwIfAborted()
+        const run = queue.shift()!
+        let next = run.first
+        const started = performance.now()
+        try {
+          for await (const block of this.#exchange.fetchBlocks(peer, contentId, manifest, run.first, run.count, { signal })) {
+            await onBlock(block.index, block.bytes)
+            next = block.index + 1
+          }
+          this.#succeeded(peer, (next - run.first) * manifest.blockSize, performance.now() - started)
+        } catch (error) {
+          signal?.throwIfAborted()
+          this.#failed(peer)
+          errors.push(`${short(peer)}: ${(error as Error).message}`)
+          const rest = run.first + run.count - next
+          if (rest > 0) queue.unshift({ first: next, count: rest })
+          return
+        }
+      }
+    }
+    const peers = this.rank(contentId)
+    await Promise.all(peers.map(worker))
+    if (queue.length > 0) throw noSource(contentId, errors)
+  }
+
+  #succeeded(peer: string, bytes: number, ms: number): void {
+    if (bytes < 64 * 1024 || ms <= 0) return
+    const mbps = bytes / 1e6 / (ms / 1000)
+    const stats = this.#stats.get(peer) ?? { throughput: mbps, failures: 0, lastFailureAt: 0 }
+    stats.throughput = stats.throughput * 0.7 + mbps * 0.3
+    stats.failures = 0
+    this.#stats.set(peer, stats)
+  }
+
+  #failed(peer: string): void {
+    const stats = this.#stats.get(peer) ?? { throughput: 50, failures: 0, lastFailureAt: 0 }
+    stats.failures++
+    stats.lastFailureAt = Date.now()
+    this.#stats.set(peer, stats)
+  }
+}
+
+function toRuns(indexes: number[], runLength: number): Array<{ first: number; count: number }> {
+  const sorted = [...indexes].sort((a, b) => a - b)
+  const runs: Array<{ first: number; count: number }> = []
+  for (const index of sorted) {
+    const last = runs.at(-1)
+    if (last !== undefined && last.first + last.count === index && last.count < runLength) last.count++
+    else runs.push({ first: index, count: 1 })
+  }
+  return runs
+}
+
+function noSource(contentId: string, errors: string[]): NoSourceError {
+  if (errors.length === 0) {
+    return new NoSourceError(`no device that holds ${contentId.slice(0, 10)} is online`)
+  }
+  return new NoSourceError(`no device could deliver ${contentId.slice(0, 10)}: ${errors.join('; ')}`)
+}
+
+function short(peer: string): string {
+  return peer.slice(-8)
+}

@@ -1,0 +1,27 @@
+import type { Manifest } from '../../blobs/index.ts'
+
+/**
+ * What the media layer needs from the block cache and the blob protocol, as structural types so
+ * this layer can be tested with fakes. Implemented by BlockCache (src/blobs/cache) and the
+ * blob-exchange libp2p service (src/node/protocols/blob).
+ */
+export interface CachePort {
+  getManifest(contentId: string): Manifest | undefined
+  putManifest(contentId: string, manifest: Manifest): Promise<void>
+  hasBlock(contentId: string, index: number): boolean
+  readBlock(contentId: string, index: number, signal?: AbortSignal): Promise<Uint8Array | undefined>
+  writeBlock(contentId: string, index: number, bytes: Uint8Array, signal?: AbortSignal): Promise<void>
+  touch(contentId: string): void
+}
+
+export interface ExchangePort {
+  fetchManifest(peer: string, contentId: string, options?: { signal?: AbortSignal }): Promise<Manifest>
+  fetchBlocks(
+    peer: string,
+    contentId: string,
+    manifest: Manifest,
+    first: number,
+    count: number,
+    options?: { signal?: AbortSignal },
+  ): AsyncIterable<{ index: number; bytes: Uint8Array }>
+}
