@@ -1,6 +1,22 @@
 export { writeFileAtomic } from './atomic-file.ts'
 export { base32Encode } from './base32.ts'
 export {
+  type BlobInfo,
+  BlobRemovedError,
+  BlockCache,
+  type BlockCacheOptions,
+  BlockMissingError,
+  CacheClosedError,
+  type CacheUsage,
+  CorruptBlockError,
+  DEFAULT_CACHE_LIMIT,
+  DiskFullError,
+  InvalidContentIdError,
+  ManifestMissingError,
+  type PinInfo,
+  type RecoveryReport,
+} from './cache/index.ts'
+export {
   BLOCK_SIZE,
   blockCount,
   blockHash,
@@ -17,3 +33,31 @@ export {
   verifyManifest,
 } from './content-id.ts'
 export { BlobNotFoundError, CorruptBlobError, FsBlobStore } from './fs-blob-store.ts'
+export {
+  BLOCK_MESSAGE_HEADER_BYTES,
+  BlobErrorCode,
+  type BlobRequest,
+  type BlobResponse,
+  type BlockResponse,
+  type BlocksRequest,
+  CONTENT_ID_BYTES,
+  decodeRequest,
+  decodeResponse,
+  type EndResponse,
+  type ErrorResponse,
+  encodeBlockHeader,
+  encodeRequest,
+  encodeResponse,
+  MAX_BLOCK_BYTES,
+  MAX_BLOCKS_PER_REQUEST,
+  MAX_ERROR_MESSAGE_BYTES,
+  MAX_MANIFEST_BYTES,
+  MAX_REQUEST_BYTES,
+  MAX_RESPONSE_BYTES,
+  MalformedBlobMessageError,
+  type ManifestRequest,
+  type ManifestResponse,
+  MessageKind as BlobMessageKind,
+  UnknownBlobErrorCodeError,
+  UnknownBlobMessageKindError,
+} from './wire.ts'

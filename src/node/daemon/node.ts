@@ -1,12 +1,18 @@
 import { randomBytes } from 'node:crypto'
 import type { Connection, Libp2p } from '@libp2p/interface'
+import { BlockCache } from '../../blobs/index.ts'
 import { AccessGater, enforceRevocations, Membership } from '../access/index.ts'
 import { removeNodeInfo, writeNodeInfo } from '../control/node-info.ts'
 import type { NetworkConfig } from '../device/config.ts'
 import { Device } from '../device/device.ts'
 import { opsRoute } from '../http/ops-route.ts'
 import { type HttpServerHandle, startHttpServer } from '../http/server.ts'
+import { coverRoute, streamRoute } from '../http/stream-route.ts'
 import type { Logger } from '../log.ts'
+import { NodeBlobProvider } from '../media/blob-provider.ts'
+import { LocalFiles } from '../media/local-file.ts'
+import { createMedia, type Media } from '../media/media.ts'
+import { type BlobExchange, blobExchange } from '../protocols/blob/index.ts'
 import { type CatalogSync, catalogSync } from '../protocols/catalog-sync/index.ts'
 import { InviteBook, type Pairing, pairing } from '../protocols/pairing/index.ts'
 import { scan } from '../scanner/scanner.ts'
@@ -26,14 +32,17 @@ export interface NodeStartOptions {
   rescanEveryMs?: number
 }
 
+type NodeServices = { catalogSync: CatalogSync; pairing: Pairing; blobExchange: BlobExchange }
+
 /**
  * A running Cloudless node: the device's data, its libp2p node with the library's protocols, the
  * local HTTP API, and the watcher that keeps the catalog in step with the library folders.
  */
 export class CloudlessNode {
   readonly device: Device
-  readonly libp2p: Libp2p<{ catalogSync: CatalogSync; pairing: Pairing }>
+  readonly libp2p: Libp2p<NodeServices>
   readonly membership: Membership
+  readonly media: Media
   readonly http: HttpServerHandle
   readonly log: Logger
   readonly #stopping = new AbortController()
@@ -47,14 +56,16 @@ export class CloudlessNode {
 
   private constructor(init: {
     device: Device
-    libp2p: Libp2p<{ catalogSync: CatalogSync; pairing: Pairing }>
+    libp2p: Libp2p<NodeServices>
     membership: Membership
+    media: Media
     http: HttpServerHandle
     log: Logger
   }) {
     this.device = init.device
     this.libp2p = init.libp2p
     this.membership = init.membership
+    this.media = init.media
     this.http = init.http
     this.log = init.log
     this.#redialer = new Redialer(this.libp2p, () => this.#otherDevices(), this.log)
@@ -73,6 +84,8 @@ export class CloudlessNode {
       const membership = new Membership({ catalog, selfId: device.deviceId })
       const invites = new InviteBook()
       const gater = new AccessGater({ membership, invites })
+      const cache = await BlockCache.open(device.layout.cache, { limitBytes: device.config.cacheLimitBytes })
+      const local = new LocalFiles(device)
       const libp2p = await createLibp2pNode({
         privateKey: device.privateKey,
         network: device.config.network,
@@ -91,7 +104,21 @@ export class CloudlessNode {
             gater,
             deviceName: () => device.config.deviceName,
           }),
+          blobExchange: blobExchange({
+            isMember: (peerId) => membership.isMember(peerId),
+            provider: new NodeBlobProvider(local, cache, device.covers),
+          }),
         },
+      })
+      const typed = libp2p as unknown as Libp2p<NodeServices>
+      const media = createMedia({
+        catalog,
+        selfId: device.deviceId,
+        membership,
+        libp2p: typed,
+        cache,
+        local,
+        log: (line) => log.warn(line),
       })
       const token = randomBytes(24).toString('base64url')
       let node: CloudlessNode | undefined
@@ -99,13 +126,18 @@ export class CloudlessNode {
         host: device.config.network.httpHost,
         port: device.config.network.httpPort,
         token,
-        routes: [opsRoute(() => ({ device, node }))],
+        routes: [
+          opsRoute(() => ({ device, node })),
+          streamRoute({ streamer: () => media.streamer, catalog }),
+          coverRoute({ covers: device.covers, catalog }),
+        ],
         log: (line) => log.warn(line),
       })
       node = new CloudlessNode({
         device,
-        libp2p: libp2p as unknown as Libp2p<{ catalogSync: CatalogSync; pairing: Pairing }>,
+        libp2p: typed,
         membership,
+        media,
         http,
         log,
       })
@@ -246,9 +278,11 @@ export class CloudlessNode {
     this.#stopping.abort()
     this.#redialer.stop()
     this.#stopEnforcing?.()
+    this.media.pins.stop()
     await this.#watching
     await this.http.close()
     await this.libp2p.stop()
+    await this.media.cache.close()
     await removeNodeInfo(this.device.layout.nodeInfo)
     await this.device.close()
     this.log.info('stopped; the catalog is on disk')

@@ -9,7 +9,13 @@ export interface DeviceConfig {
   roots: string[]
   /** Where the node listens. Kept here so addresses stay the same across restarts. */
   network: NetworkConfig
+  /** Size limit of the cache of blobs fetched from other devices (pins may exceed it). */
+  cacheLimitBytes: number
+  /** Keep a full copy of the whole library on this device. */
+  mirror: boolean
 }
+
+export const DEFAULT_CACHE_LIMIT_BYTES = 4 * 1024 ** 3
 
 export interface NetworkConfig {
   /** Interface for the libp2p listeners (all interfaces by default, so the LAN can reach us). */
@@ -38,7 +44,13 @@ export class ConfigFileError extends Error {
 }
 
 export function defaultConfig(): DeviceConfig {
-  return { deviceName: os.hostname(), roots: [], network: { ...DEFAULT_NETWORK } }
+  return {
+    deviceName: os.hostname(),
+    roots: [],
+    network: { ...DEFAULT_NETWORK },
+    cacheLimitBytes: DEFAULT_CACHE_LIMIT_BYTES,
+    mirror: false,
+  }
 }
 
 export async function readConfig(file: string): Promise<DeviceConfig> {
@@ -60,6 +72,11 @@ export async function readConfig(file: string): Promise<DeviceConfig> {
     deviceName: typeof parsed.deviceName === 'string' ? parsed.deviceName : defaults.deviceName,
     roots: Array.isArray(parsed.roots) ? parsed.roots.filter((r) => typeof r === 'string') : [],
     network: { ...DEFAULT_NETWORK, ...(typeof parsed.network === 'object' ? parsed.network : {}) },
+    cacheLimitBytes:
+      typeof parsed.cacheLimitBytes === 'number' && parsed.cacheLimitBytes >= 0
+        ? parsed.cacheLimitBytes
+        : defaults.cacheLimitBytes,
+    mirror: parsed.mirror === true,
   }
 }
 

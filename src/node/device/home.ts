@@ -18,6 +18,7 @@ export function homeLayout(home: string) {
     home,
     db: path.join(home, 'db'),
     covers: path.join(home, 'covers'),
+    cache: path.join(home, 'cache'),
     config: path.join(home, 'config.json'),
     identity: path.join(home, 'identity.key'),
     /** Written by a running node: how other commands on this machine reach it. */

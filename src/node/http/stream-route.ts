@@ -99,7 +99,8 @@ export function coverRoute(init: { covers: FsBlobStore; catalog: Catalog }): Rou
       })
       res.end(bytes)
     } catch (error) {
-      if (error instanceof BlobNotFoundError) sendJson(res, 404, { error: { code: 'not-found', message: error.message } })
+      if (error instanceof BlobNotFoundError)
+        sendJson(res, 404, { error: { code: 'not-found', message: error.message } })
       else throw error
     }
     return true
@@ -107,8 +108,10 @@ export function coverRoute(init: { covers: FsBlobStore; catalog: Catalog }): Rou
 }
 
 function sendError({ res }: RequestContext, error: unknown): void {
-  if (error instanceof TrackNotFoundError) sendJson(res, 404, { error: { code: 'not-found', message: error.message } })
-  else if (error instanceof NoSourceError) sendJson(res, 503, { error: { code: 'unavailable', message: error.message } })
+  if (error instanceof TrackNotFoundError)
+    sendJson(res, 404, { error: { code: 'not-found', message: error.message } })
+  else if (error instanceof NoSourceError)
+    sendJson(res, 503, { error: { code: 'unavailable', message: error.message } })
   else if ((error as Error).name === 'AbortError') res.destroy()
   else sendJson(res, 500, { error: { code: 'internal', message: (error as Error).message } })
 }

@@ -73,7 +73,11 @@ async function isUnchanged(path: string, entry: { size: number; mtimeMs: number 
 }
 
 /** Reads one block of a local file, re-checking that the file did not change meanwhile. */
-export async function readLocalBlock(file: LocalFile, index: number, signal?: AbortSignal): Promise<Uint8Array> {
+export async function readLocalBlock(
+  file: LocalFile,
+  index: number,
+  signal?: AbortSignal,
+): Promise<Uint8Array> {
   signal?.throwIfAborted()
   const { blockSize, size } = file.manifest
   const start = index * blockSize

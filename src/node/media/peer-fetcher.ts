@@ -71,7 +71,9 @@ export class PeerFetcher {
       const started = performance.now()
       let bytes = 0
       try {
-        for await (const block of this.#exchange.fetchBlocks(peer, contentId, manifest, next, end - next, { signal })) {
+        for await (const block of this.#exchange.fetchBlocks(peer, contentId, manifest, next, end - next, {
+          signal,
+        })) {
           if (block.index !== next) throw new Error(`expected block ${next}, got ${block.index}`)
           bytes += block.bytes.length
           next++
@@ -109,7 +111,14 @@ export class PeerFetcher {
         let next = run.first
         const started = performance.now()
         try {
-          for await (const block of this.#exchange.fetchBlocks(peer, contentId, manifest, run.first, run.count, { signal })) {
+          for await (const block of this.#exchange.fetchBlocks(
+            peer,
+            contentId,
+            manifest,
+            run.first,
+            run.count,
+            { signal },
+          )) {
             await onBlock(block.index, block.bytes)
             next = block.index + 1
           }

@@ -6,7 +6,7 @@ import type { Manifest } from '../../blobs/index.ts'
  * blob-exchange libp2p service (src/node/protocols/blob).
  */
 export interface CachePort {
-  getManifest(contentId: string): Manifest | undefined
+  getManifest(contentId: string): Promise<Manifest | undefined> | Manifest | undefined
   putManifest(contentId: string, manifest: Manifest): Promise<void>
   hasBlock(contentId: string, index: number): boolean
   readBlock(contentId: string, index: number, signal?: AbortSignal): Promise<Uint8Array | undefined>
@@ -24,4 +24,20 @@ export interface ExchangePort {
     count: number,
     options?: { signal?: AbortSignal },
   ): AsyncIterable<{ index: number; bytes: Uint8Array }>
+}
+
+/** The part of the cache that pins and mirroring use, on top of CachePort. */
+export interface PinCachePort extends CachePort {
+  pin(contentId: string, label?: string): Promise<void>
+  unpin(contentId: string): Promise<void>
+  isPinned(contentId: string): boolean
+  isComplete(contentId: string): boolean
+  missingBlocks(contentId: string, first?: number, count?: number): number[]
+  pins(): Array<{
+    contentId: string
+    label?: string
+    complete: boolean
+    bytes: number
+    size: number | undefined
+  }>
 }

@@ -1,7 +1,7 @@
 import { createReadStream } from 'node:fs'
 import { blockCount, type Manifest } from '../../blobs/index.ts'
 import type { Catalog, TrackRecord } from '../../crdt/index.ts'
-import { type LocalFile, LocalFiles } from './local-file.ts'
+import type { LocalFile, LocalFiles } from './local-file.ts'
 import type { PeerFetcher } from './peer-fetcher.ts'
 import type { CachePort } from './ports.ts'
 
@@ -45,7 +45,13 @@ export class TrackStreamer {
     if (record === undefined) throw new TrackNotFoundError(`no track ${trackId}`)
     const local = await this.#local.find(trackId, record.contentId)
     if (local !== undefined) {
-      return { trackId, record, size: local.size, source: 'local', read: (s, e, sig) => readLocal(local, s, e, sig) }
+      return {
+        trackId,
+        record,
+        size: local.size,
+        source: 'local',
+        read: (s, e, sig) => readLocal(local, s, e, sig),
+      }
     }
     const manifest = await this.manifest(record.contentId, signal)
     this.#cache.touch(record.contentId)
@@ -60,7 +66,7 @@ export class TrackStreamer {
 
   /** The blob's manifest: from the cache, else from a device that holds it (verified there). */
   async manifest(contentId: string, signal?: AbortSignal): Promise<Manifest> {
-    const cached = this.#cache.getManifest(contentId)
+    const cached = await this.#cache.getManifest(contentId)
     if (cached !== undefined) return cached
     const manifest = await this.#fetcher.manifest(contentId, signal)
     await this.#cache.putManifest(contentId, manifest)
@@ -86,7 +92,9 @@ export class TrackStreamer {
     let index = firstBlock
     while (index <= lastBlock) {
       signal?.throwIfAborted()
-      const cached = this.#cache.hasBlock(contentId, index) ? await this.#cache.readBlock(contentId, index, signal) : undefined
+      const cached = this.#cache.hasBlock(contentId, index)
+        ? await this.#cache.readBlock(contentId, index, signal)
+        : undefined
       if (cached !== undefined) {
         yield slice(index, cached)
         index++
@@ -94,7 +102,12 @@ export class TrackStreamer {
       }
       // A run of missing blocks: fetch them together, cache each, pass each on as it arrives.
       let count = 1
-      while (count < FETCH_RUN && index + count <= lastBlock && !this.#cache.hasBlock(contentId, index + count)) count++
+      while (
+        count < FETCH_RUN &&
+        index + count <= lastBlock &&
+        !this.#cache.hasBlock(contentId, index + count)
+      )
+        count++
       for await (const block of this.#fetcher.blocks(contentId, manifest, index, count, signal)) {
         await this.#cache.writeBlock(contentId, block.index, block.bytes, signal)
         yield slice(block.index, block.bytes)

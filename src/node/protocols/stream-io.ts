@@ -130,7 +130,11 @@ export async function* readMessages(
   const queue: Uint8Array[] = []
   let queuedBytes = 0
   let failure: unknown
-  let ended = stream.readableEnded
+  // Bytes can sit in the stream's read buffer even once it reports its end (data that arrived
+  // while the protocol was being negotiated): those are dispatched to the 'message' listener in a
+  // microtask, so the end only counts when that buffer is empty.
+  let ended = stream.readableEnded && stream.readBufferLength === 0
+  let awaitedBuffer = false
   let pausedByUs = false
   let wake: (() => void) | undefined
   const notify = () => {
@@ -195,6 +199,11 @@ export async function* readMessages(
       // Resuming dispatches what the stream buffered while paused, synchronously.
       resumeIfPaused()
       if (queue.length > 0) continue
+      if (ended && stream.readBufferLength > 0 && !awaitedBuffer) {
+        awaitedBuffer = true
+        await new Promise<void>((resolve) => queueMicrotask(resolve))
+        continue
+      }
       if (ended) {
         if (decoder.hasPartialMessage)
           throw new TruncatedMessageError('stream ended in the middle of a message')

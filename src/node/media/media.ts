@@ -1,0 +1,82 @@
+import type { Libp2p } from '@libp2p/interface'
+import type { BlockCache } from '../../blobs/index.ts'
+import type { Catalog } from '../../crdt/index.ts'
+import type { Membership } from '../access/index.ts'
+import type { BlobExchange } from '../protocols/blob/index.ts'
+import type { LocalFiles } from './local-file.ts'
+import { PeerFetcher } from './peer-fetcher.ts'
+import { PinManager } from './pins.ts'
+import { TrackStreamer } from './track-streamer.ts'
+
+/** The media side of a running node: streaming, fetching, the cache and pins, wired together. */
+export interface Media {
+  cache: BlockCache
+  local: LocalFiles
+  fetcher: PeerFetcher
+  streamer: TrackStreamer
+  pins: PinManager
+}
+
+export function createMedia(init: {
+  catalog: Catalog
+  selfId: string
+  membership: Membership
+  libp2p: Libp2p<{ blobExchange: BlobExchange }>
+  cache: BlockCache
+  local: LocalFiles
+  log: (line: string) => void
+}): Media {
+  const { catalog, selfId, membership, libp2p, cache, local } = init
+  const fetcher = new PeerFetcher(libp2p.services.blobExchange, (contentId) =>
+    candidatesFor(contentId, { catalog, selfId, membership, libp2p }),
+  )
+  const streamer = new TrackStreamer({ catalog, local, cache, fetcher })
+  const pins = new PinManager({ catalog, cache, local, streamer, fetcher, log: init.log })
+  return { cache, local, fetcher, streamer, pins }
+}
+
+/**
+ * Devices that may serve a blob, most likely first: connected devices that hold the file, then
+ * other connected devices (their caches, a mirror), then holders that are not connected now.
+ */
+function candidatesFor(
+  contentId: string,
+  ctx: { catalog: Catalog; selfId: string; membership: Membership; libp2p: Libp2p },
+): string[] {
+  const connected = new Set(
+    ctx.libp2p
+      .getConnections()
+      .filter((c) => c.status === 'open')
+      .map((c) => c.remotePeer.toString()),
+  )
+  const holders = new Set<string>()
+  for (const [trackId, locations] of holdersOf(ctx.catalog, contentId)) {
+    void trackId
+    for (const device of locations) holders.add(device)
+  }
+  holders.delete(ctx.selfId)
+  const members = ctx.membership.others().map((m) => m.deviceId)
+  const ordered = [
+    ...[...holders].filter((d) => connected.has(d)),
+    ...members.filter((d) => connected.has(d) && !holders.has(d)),
+    ...[...holders].filter((d) => !connected.has(d)),
+  ]
+  return ordered.filter((d) => ctx.membership.isMember(d))
+}
+
+/** trackId -> devices with a location for the tracks that have this content. */
+function holdersOf(catalog: Catalog, contentId: string): Map<string, string[]> {
+  const trackIds = new Set<string>()
+  if (catalog.getTrack(contentId)?.contentId === contentId) trackIds.add(contentId)
+  else for (const [id, record] of catalog.trackEntries()) if (record.contentId === contentId) trackIds.add(id)
+  const out = new Map<string, string[]>()
+  for (const key of catalog.locations.keys()) {
+    const slash = key.indexOf('/')
+    const trackId = key.slice(0, slash)
+    if (!trackIds.has(trackId)) continue
+    const list = out.get(trackId) ?? []
+    list.push(key.slice(slash + 1))
+    out.set(trackId, list)
+  }
+  return out
+}

@@ -1,0 +1,100 @@
+/**
+ * Blob exchange: any device fetches a blob's manifest and blocks from whichever library device
+ * holds it, over `/cloudless/blob/1.0.0` (ARCHITECTURE.md, decisions 2, 3 and 6; the messages are
+ * in src/blobs/wire.ts, the flow in PROTOCOL.md). Every block is verified against the manifest,
+ * and the manifest against the content ID, before the caller sees it.
+ *
+ * A libp2p service: add it as
+ * `services: { blobs: blobExchange({ isMember: (id) => membership.isMember(id), provider }) }`.
+ */
+import type { AbortOptions, ComponentLogger, Logger, PeerId } from '@libp2p/interface'
+import type { ConnectionManager, Registrar } from '@libp2p/interface-internal'
+import type { Manifest } from '../../../blobs/content-id.ts'
+import { BlobExchangeService } from './blob-exchange.ts'
+
+/** A blob this device can serve: its manifest, and its blocks read on demand. */
+export interface ServedBlob {
+  manifest: Manifest
+  /**
+   * The bytes of block `index` (all of it: the last block may be shorter than the block size).
+   * Throws an error named 'BlobChangedError' when the owner's file changed since it was hashed.
+   */
+  readBlock(index: number, signal?: AbortSignal): Promise<Uint8Array>
+  /** Called once when the server is done with the blob (after its last request on a stream). */
+  close(): Promise<void>
+}
+
+/** Where the server finds blobs: the device's own files, its cache. */
+export interface BlobProvider {
+  /** The blob with this content ID, or undefined when this device does not hold it. */
+  open(contentId: string, signal?: AbortSignal): Promise<ServedBlob | undefined>
+}
+
+export interface BlobExchangeInit {
+  /** Whether a device belongs to the library (its peer id string). Only members are served. */
+  isMember(peerId: string): boolean
+  provider: BlobProvider
+  /** Streams served at once for one peer; more hear `busy` (default 4). */
+  maxConcurrentPerPeer?: number
+  /** Streams served at once for all peers; more hear `busy` (default 16). */
+  maxConcurrentTotal?: number
+  log?: Logger
+}
+
+export interface BlobExchangeComponents {
+  registrar: Registrar
+  connectionManager: ConnectionManager
+  logger: ComponentLogger
+}
+
+export interface FetchedBlock {
+  index: number
+  /** Verified against the manifest. */
+  bytes: Uint8Array
+}
+
+export interface BlobExchange {
+  readonly protocol: string
+  /** Streams this device is serving right now. */
+  readonly activeTransfers: number
+  /**
+   * The manifest of `contentId` from `peer`, verified against the content ID. Throws
+   * BlobNotFoundError, BlobChangedError, PeerBusyError, ManifestVerificationError,
+   * BlobProtocolError, BlobTimeoutError, BlobTransferError, BlobServiceStoppedError, or the
+   * signal's reason.
+   */
+  fetchManifest(peer: PeerId | string, contentId: string, options?: AbortOptions): Promise<Manifest>
+  /**
+   * Blocks `first` to `first + count - 1` of `contentId` from `peer`, in order, each verified
+   * against `manifest` (which the caller verified, e.g. with fetchManifest) before it is yielded.
+   * A long range streams over one stream with requests pipelined. Throws RangeError at once for a
+   * range outside the manifest; while iterating, BlockVerificationError and the errors of
+   * fetchManifest. Aborting the signal, or leaving the loop early, resets the stream: the server
+   * stops reading too.
+   */
+  fetchBlocks(
+    peer: PeerId | string,
+    contentId: string,
+    manifest: Manifest,
+    first: number,
+    count: number,
+    options?: AbortOptions,
+  ): AsyncIterable<FetchedBlock>
+}
+
+export function blobExchange(init: BlobExchangeInit): (components: BlobExchangeComponents) => BlobExchange {
+  return (components) => new BlobExchangeService(components, init)
+}
+
+export { BLOB_PROTOCOL } from './constants.ts'
+export {
+  BlobChangedError,
+  BlobNotFoundError,
+  BlobProtocolError,
+  BlobServiceStoppedError,
+  BlobTimeoutError,
+  BlobTransferError,
+  BlockVerificationError,
+  ManifestVerificationError,
+  PeerBusyError,
+} from './errors.ts'
