@@ -4,8 +4,10 @@ import type { Command, CommandContext } from './command.ts'
 import { devicesCommand } from './commands/devices.ts'
 import { editCommand } from './commands/edit.ts'
 import { favCommand } from './commands/fav.ts'
+import { getCommand } from './commands/get.ts'
 import { inviteCommand } from './commands/invite.ts'
 import { joinCommand } from './commands/join.ts'
+import { cacheCommand, mirrorCommand, pinCommand, unpinCommand } from './commands/pin.ts'
 import { playlistsCommand } from './commands/playlists.ts'
 import { rateCommand } from './commands/rate.ts'
 import { scanCommand } from './commands/scan.ts'
@@ -27,6 +29,11 @@ const COMMANDS: Command[] = [
   rateCommand,
   favCommand,
   playlistsCommand,
+  getCommand,
+  pinCommand,
+  unpinCommand,
+  cacheCommand,
+  mirrorCommand,
   startDefaultCommand,
 ]
 

@@ -173,6 +173,7 @@ export class CloudlessNode {
     this.membership.addEventListener('self-revoked', () => {
       log.warn('another device removed this device from the library; it no longer syncs')
     })
+    this.#keepPinsFetched()
     libp2p.addEventListener('connection:open', (event) => this.#onConnection(event.detail, 'open'))
     libp2p.addEventListener('connection:close', (event) => this.#onConnection(event.detail, 'close'))
     this.#redialer.start()
@@ -212,6 +213,28 @@ export class CloudlessNode {
     } catch (error) {
       if (!signal.aborted) log.error(`scanning the library failed: ${(error as Error).message}`)
     }
+  }
+
+  /**
+   * Pinned blobs (and, on a mirror, every track) are fetched in the background: at start, when
+   * the library changes, and when a device comes online that may hold what is still missing.
+   */
+  #keepPinsFetched(): void {
+    const { pins } = this.media
+    let timer: NodeJS.Timeout | undefined
+    const later = () => {
+      clearTimeout(timer)
+      timer = setTimeout(() => {
+        if (this.#stopping.signal.aborted) return
+        const work = this.device.config.mirror ? pins.mirrorAll() : pins.resume()
+        work.catch((error: Error) => this.log.warn(`fetching pinned tracks: ${error.message}`))
+      }, 1000)
+    }
+    this.#stopping.signal.addEventListener('abort', () => clearTimeout(timer))
+    later()
+    this.device.catalog.tracks.observe(later)
+    this.device.catalog.locations.observe(later)
+    this.libp2p.addEventListener('connection:open', later)
   }
 
   /** Other devices of the library and the addresses they published, for the redialer. */
