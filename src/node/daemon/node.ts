@@ -1,5 +1,7 @@
 import { randomBytes } from 'node:crypto'
 import type { Connection, Libp2p } from '@libp2p/interface'
+import { peerIdFromString } from '@libp2p/peer-id'
+import { multiaddr } from '@multiformats/multiaddr'
 import { BlockCache } from '../../blobs/index.ts'
 import { AccessGater, enforceRevocations, Membership } from '../access/index.ts'
 import { removeNodeInfo, writeNodeInfo } from '../control/node-info.ts'
@@ -174,6 +176,23 @@ export class CloudlessNode {
       log.warn('another device removed this device from the library; it no longer syncs')
     })
     this.#keepPinsFetched()
+    // Addresses the other devices published go into the peer store, so that any dial by peer id
+    // (a blob fetch from a device we are not connected to yet) knows where to go.
+    const rememberAddresses = () => {
+      for (const { peerId, addresses } of this.#otherDevices()) {
+        const multiaddrs = addresses.flatMap((a) => {
+          try {
+            return [multiaddr(a)]
+          } catch {
+            return []
+          }
+        })
+        if (multiaddrs.length === 0) continue
+        libp2p.peerStore.merge(peerIdFromString(peerId), { multiaddrs }).catch(() => {})
+      }
+    }
+    rememberAddresses()
+    device.catalog.devices.observe(rememberAddresses)
     libp2p.addEventListener('connection:open', (event) => this.#onConnection(event.detail, 'open'))
     libp2p.addEventListener('connection:close', (event) => this.#onConnection(event.detail, 'close'))
     this.#redialer.start()
