@@ -49,7 +49,10 @@ function mainUsage(): string {
   const list = COMMANDS.filter((c) => c.name !== 'start-default')
     .map((c) => `  ${c.name.padEnd(width)}  ${c.summary}`)
     .join('\n')
-  return `Usage: cloudless <command> [options]
+  return `Usage: cloudless [<command>] [options]
+
+Without a command, cloudless indexes this device's library folders (~/Music, or the bundled sample
+library, on first use) and runs its node until Ctrl+C: what \`npm start\` does.
 
 Your own devices are your media cloud: Cloudless indexes the music and videos you own and keeps one
 library across your devices, peer to peer.
@@ -71,10 +74,14 @@ export async function runCli(
   argv: string[],
   io = { stdout: process.stdout, stderr: process.stderr },
 ): Promise<number> {
-  const [name, ...rest] = argv
+  // No command: the main job (what `npm start` runs). `npm start -- <args>` passes a command.
+  const [name, ...rest] =
+    argv.length === 0 || argv[0]!.startsWith('--home') || argv[0] === '--json'
+      ? ['start-default', ...argv]
+      : argv
   if (name === undefined || name === '--help' || name === '-h' || name === 'help') {
     io.stdout.write(`${mainUsage()}\n`)
-    return name === undefined ? EXIT_USAGE : EXIT_OK
+    return EXIT_OK
   }
   if (name === '--version') {
     io.stdout.write(`${await version()}\n`)

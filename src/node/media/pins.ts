@@ -57,7 +57,8 @@ export class PinManager {
     this.#streamer = init.streamer
     this.#fetcher = init.fetcher
     this.#log = init.log ?? (() => {})
-    this.#concurrency = init.concurrency ?? 2
+    // Several blobs at once: small files are dominated by round trips and fsyncs, not bandwidth.
+    this.#concurrency = init.concurrency ?? 8
   }
 
   /** Finds what a user means: a track id (or unique prefix), an album, an artist or a playlist. */

@@ -2,7 +2,10 @@ import { existsSync } from 'node:fs'
 import os from 'node:os'
 import path from 'node:path'
 import { fileURLToPath } from 'node:url'
+import { findRunningNode } from '../../control/client.ts'
+import { CloudlessNode } from '../../daemon/node.ts'
 import { Device } from '../../device/device.ts'
+import { createLogger } from '../../log.ts'
 import type { Command } from '../command.ts'
 import { EXIT_OK } from '../errors.ts'
 import { println } from '../output.ts'
@@ -12,7 +15,8 @@ const BUNDLED_LIBRARY = fileURLToPath(new URL('../../../../test/fixtures/library
 
 /**
  * What `npm start` runs: index the library folders this device knows, or ~/Music, or (on a machine
- * with neither) the small library bundled with Cloudless, and print what is there.
+ * with neither) the small library bundled with Cloudless, print what is there, then keep running as
+ * the device's node (`cloudless start`) until Ctrl+C.
  */
 export const startDefaultCommand: Command = {
   name: 'start-default',
@@ -20,9 +24,15 @@ export const startDefaultCommand: Command = {
   usage: `Usage: npm start   (cloudless start-default [--json])
 
 Indexes the folders this device already scans; on first use ~/Music when it exists, otherwise the
-sample library bundled with Cloudless. Then lists what the library holds.`,
-  options: {},
+sample library bundled with Cloudless. Then runs the device's node (as cloudless start does) until
+Ctrl+C; --no-node stops after the scan.`,
+  options: { 'no-node': { type: 'boolean' } },
   async run(ctx) {
+    const running = await findRunningNode(ctx.home)
+    if (running !== undefined) {
+      println(ctx, `This device's node is already running (pid ${running.pid}); try: npm start -- status`)
+      return EXIT_OK
+    }
     const device = await Device.open(ctx.home)
     try {
       let roots = device.config.roots
@@ -34,14 +44,30 @@ sample library bundled with Cloudless. Then lists what the library holds.`,
       if (!ctx.json) println(ctx, `Cloudless: indexing ${roots.join(', ')} into ${ctx.home}`)
       const report = await scanWithProgress(ctx, device, roots)
       printReport(ctx, report)
-      if (!ctx.json) {
-        println(ctx)
-        println(ctx, 'Next: npm start -- tracks    (list the library)')
-        println(ctx, '      npm start -- --help    (all commands)')
-      }
-      return EXIT_OK
     } finally {
       await device.close()
     }
+    if (ctx.values['no-node']) return EXIT_OK
+    const node = await CloudlessNode.start({ home: ctx.home, log: createLogger('warn', ctx.stderr) })
+    if (!ctx.json) {
+      println(ctx)
+      println(
+        ctx,
+        `The node of ${node.device.config.deviceName} is running; press Ctrl+C to stop it. In another terminal:`,
+      )
+      println(ctx, '  npm start -- tracks             list the library')
+      println(ctx, '  npm start -- invite             pair another device (it runs: cloudless join <invite>)')
+      println(
+        ctx,
+        `  ffplay ${node.http.url}/stream/<trackId>   play any track, from whichever device holds it`,
+      )
+      println(ctx, '  npm start -- --help             all commands')
+    }
+    await new Promise<void>((resolve) => {
+      if (ctx.signal.aborted) resolve()
+      else ctx.signal.addEventListener('abort', () => resolve(), { once: true })
+    })
+    await node.stop()
+    return EXIT_OK
   },
 }
