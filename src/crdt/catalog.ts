@@ -130,13 +130,11 @@ export class Catalog {
     return index
   }
 
+  /** Locations of one track: one lookup per device of the library, not a pass over all locations. */
   locationsOf(trackId: string): Location[] {
     const out: Location[] = []
-    for (const [key, json] of this.locations) {
-      const parsed = parseLocationKey(key)
-      if (parsed.trackId === trackId) {
-        for (const path of this.#pathsCache.get(key, json)) out.push({ device: parsed.deviceId, path })
-      }
+    for (const deviceId of this.devices.keys()) {
+      for (const path of this.pathsOn(trackId, deviceId)) out.push({ device: deviceId, path })
     }
     return out
   }

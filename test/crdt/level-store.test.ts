@@ -39,7 +39,7 @@ it('persists every change and loads it back after a restart', async () => {
 it('compacts many updates into one snapshot without losing any', async () => {
   const db = openDb()
   const doc = new Y.Doc()
-  const store = await LevelCatalogStore.open(db, doc, { compactAfterUpdates: 10 })
+  const store = await LevelCatalogStore.open(db, doc, { compactAfterUpdates: 10, compactDelayMs: 0 })
   for (let i = 0; i < 35; i++) {
     doc.getMap('tracks').set(`t${i}`, i)
     await store.flush()

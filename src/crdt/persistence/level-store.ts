@@ -22,6 +22,7 @@ export type BatchOp = AbstractBatchOperation<any, any, any>
 type CatalogSublevel = AbstractSublevel<RootLevel, unknown, string, Uint8Array>
 
 const SNAPSHOT_KEY = 's'
+const MERGE_LIMIT_BYTES = 1024 * 1024
 const UPDATE_PREFIX = 'u/'
 const UPDATE_RANGE = { gt: UPDATE_PREFIX, lt: 'u0' } // '0' sorts right after '/'
 
@@ -30,6 +31,11 @@ export interface LevelStoreOptions {
   compactAfterUpdates?: number
   /** ...or once they hold this many bytes. */
   compactAfterBytes?: number
+  /**
+   * Compact this long after the threshold is crossed, off the write path (0: at once). A device
+   * that just received a whole library should not re-encode and rewrite it before answering.
+   */
+  compactDelayMs?: number
 }
 
 export class LevelCatalogStore {
@@ -43,6 +49,7 @@ export class LevelCatalogStore {
   #pending: Uint8Array[] = []
   #chain: Promise<void> = Promise.resolve()
   #scheduled = false
+  #compactTimer: ReturnType<typeof setTimeout> | undefined
   #closed = false
   #lastError: Error | undefined
   readonly #onUpdate = (update: Uint8Array, origin: unknown) => {
@@ -58,6 +65,7 @@ export class LevelCatalogStore {
     this.#options = {
       compactAfterUpdates: options.compactAfterUpdates ?? 500,
       compactAfterBytes: options.compactAfterBytes ?? 16 * 1024 * 1024,
+      compactDelayMs: options.compactDelayMs ?? 2000,
     }
   }
 
@@ -105,27 +113,28 @@ export class LevelCatalogStore {
       this.#pending = []
       if (updates.length === 0 && extra.length === 0) return
       const ops: BatchOp[] = [...extra]
-      if (updates.length > 0) {
-        // Merging keeps one key per commit; Yjs updates merge losslessly.
-        const merged = updates.length === 1 ? updates[0]! : Y.mergeUpdates(updates)
-        ops.push({ type: 'put', sublevel: this.#db, key: updateKey(this.#nextSeq), value: merged })
+      const firstSeq = this.#nextSeq
+      // Small updates are merged into one key (Yjs updates merge losslessly); big ones (a whole
+      // library arriving) are written as they are, since merging costs time in proportion to size.
+      const pendingBytes = updates.reduce((sum, u) => sum + u.length, 0)
+      const toWrite =
+        updates.length <= 1 || pendingBytes > MERGE_LIMIT_BYTES ? updates : [Y.mergeUpdates(updates)]
+      for (const update of toWrite) {
+        ops.push({ type: 'put', sublevel: this.#db, key: updateKey(this.#nextSeq), value: update })
         this.#nextSeq++
-        this.#updatesSinceSnapshot++
-        this.#bytesSinceSnapshot += merged.length
       }
       try {
         await this.#root.batch(ops)
       } catch (error) {
         // Disk full or similar: nothing was written (a batch is atomic). Keep the changes so the
         // next commit tries again; the document in memory is intact.
-        if (updates.length > 0) {
-          this.#pending = [...updates, ...this.#pending]
-          this.#nextSeq--
-          this.#updatesSinceSnapshot--
-        }
+        if (updates.length > 0) this.#pending = [...updates, ...this.#pending]
+        this.#nextSeq = firstSeq
         throw error
       }
-      if (this.#needsCompaction()) await this.#compactNow()
+      this.#updatesSinceSnapshot += toWrite.length
+      this.#bytesSinceSnapshot += pendingBytes
+      if (this.#needsCompaction()) await this.#scheduleCompaction()
     })
   }
 
@@ -141,15 +150,32 @@ export class LevelCatalogStore {
 
   async close(): Promise<void> {
     if (this.#closed) return
+    clearTimeout(this.#compactTimer)
+    this.#compactTimer = undefined
     this.doc.off('update', this.#onUpdate)
     await this.flush()
-    if (this.#updatesSinceSnapshot > 0) await this.compact()
+    // Compacting a big catalog takes seconds: on close, only when the updates have piled up.
+    if (this.#needsCompaction()) await this.compact()
     this.#closed = true
   }
 
   /** The last error of a background write, if the last write failed (for status displays). */
   get lastError(): Error | undefined {
     return this.#lastError
+  }
+
+  async #scheduleCompaction(): Promise<void> {
+    if (this.#options.compactDelayMs === 0) return this.#compactNow()
+    if (this.#compactTimer !== undefined) return
+    this.#compactTimer = setTimeout(() => {
+      this.#compactTimer = undefined
+      if (this.#closed) return
+      this.compact().catch(() => {
+        // kept in #lastError; the updates stay, and the next threshold or close compacts again
+      })
+    }, this.#options.compactDelayMs)
+    // Node: do not keep the process alive for it (close() compacts when needed).
+    ;(this.#compactTimer as { unref?: () => void }).unref?.()
   }
 
   async #compactNow(): Promise<void> {

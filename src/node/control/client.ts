@@ -34,7 +34,7 @@ export async function callNodeOp<R>(
   } catch (error) {
     throw new NodeRequestError(
       'unreachable',
-      `the running node (pid ${node.pid}) does not answer at ${node.httpUrl}: ${(error as Error).message}`,
+      `the running node (pid ${node.pid}) does not answer at ${node.httpUrl}: ${describeFetchError(error)}`,
     )
   }
   const body = (await response.json().catch(() => ({}))) as {
@@ -48,4 +48,11 @@ export async function callNodeOp<R>(
     )
   }
   return body.result as R
+}
+
+/** fetch() says only "fetch failed"; the reason (ECONNREFUSED, a reset, a timeout) is in `cause`. */
+function describeFetchError(error: unknown): string {
+  const e = error as Error & { cause?: { code?: string; message?: string } }
+  const cause = e.cause?.code ?? e.cause?.message
+  return cause === undefined ? e.message : `${e.message} (${cause})`
 }

@@ -157,6 +157,9 @@ export class CloudlessNode {
     // A new pairing: the connection predates the device list entry, so start syncing explicitly.
     libp2p.services.pairing.addEventListener('paired', (event) => {
       const { peerId, name, role } = event.detail
+      // The inviter wrote our record without addresses, concurrently with ours: write them again,
+      // causally after, so that every device can redial us.
+      this.#publishAddresses()
       log.info(
         role === 'inviter'
           ? `${name} (${peerId}) joined the library`
