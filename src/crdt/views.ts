@@ -14,32 +14,9 @@ import {
  * than stored, so two devices scanning the same album cannot create conflicting album entries.
  */
 
-export interface TrackView {
+/** A track as listings show it: the scanned record with the user's edits applied (lyrics left out). */
+export interface TrackView extends Omit<TrackRecord, 'lyrics'> {
   id: string
-  title: string
-  artists: string[]
-  album: string | null
-  albumArtist: string | null
-  trackNo: number | null
-  trackTotal: number | null
-  discNo: number | null
-  discTotal: number | null
-  year: number | null
-  genres: string[]
-  compilation: boolean
-  durationSec: number | null
-  codec: string | null
-  container: string | null
-  mime: string | null
-  mediaType: MediaType
-  lossless: boolean
-  bitrate: number | null
-  sampleRate: number | null
-  channels: number | null
-  size: number
-  contentId: string
-  cover: string | null
-  tagSource: TrackRecord['tagSource']
   locations: Location[]
   /** 1..5, or null when not rated. */
   rating: number | null
@@ -66,33 +43,10 @@ export function trackView(
   locations: Location[],
   user: TrackUserState = NO_USER_STATE,
 ): TrackView {
-  const record = applyEdits(scanned, user.edits)
+  const { lyrics: _lyrics, ...record } = applyEdits(scanned, user.edits)
   return {
     id,
-    title: record.title,
-    artists: record.artists,
-    album: record.album,
-    albumArtist: record.albumArtist,
-    trackNo: record.trackNo,
-    trackTotal: record.trackTotal,
-    discNo: record.discNo,
-    discTotal: record.discTotal,
-    year: record.year,
-    genres: record.genres,
-    compilation: record.compilation,
-    durationSec: record.durationSec,
-    codec: record.codec,
-    container: record.container,
-    mime: record.mime,
-    mediaType: record.mediaType,
-    lossless: record.lossless,
-    bitrate: record.bitrate,
-    sampleRate: record.sampleRate,
-    channels: record.channels,
-    size: record.size,
-    contentId: record.contentId,
-    cover: record.cover,
-    tagSource: record.tagSource,
+    ...record,
     locations,
     rating: user.rating,
     favourite: user.favourite,

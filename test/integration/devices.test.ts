@@ -5,6 +5,7 @@ import type { DeviceListItem } from '../../src/node/ops/network-ops.ts'
 import { FIXTURE_LIBRARY } from '../helpers/fixtures.ts'
 import { createTestNode } from '../helpers/libp2p.ts'
 import { NodeProcess } from '../helpers/node-process.ts'
+import { eventually } from '../helpers/wait.ts'
 
 /**
  * Issue 3 as a user lives it: three devices, each a real `cloudless start` in its own OS process,
@@ -16,22 +17,6 @@ async function tracksOf(node: NodeProcess): Promise<TrackView[]> {
   const info = await findRunningNode(node.home)
   if (info === undefined) throw new Error(`${node.name} is not running`)
   return callNodeOp<TrackView[]>(info, 'tracks', {})
-}
-
-async function eventually<T>(
-  what: string,
-  probe: () => Promise<T>,
-  ok: (value: T) => boolean,
-  timeoutMs = 15_000,
-) {
-  const deadline = Date.now() + timeoutMs
-  let last: T | undefined
-  while (Date.now() < deadline) {
-    last = await probe()
-    if (ok(last)) return last
-    await new Promise((r) => setTimeout(r, 100))
-  }
-  throw new Error(`timed out waiting for ${what}; last value: ${JSON.stringify(last)?.slice(0, 500)}`)
 }
 
 async function invite(from: NodeProcess, extra: string[] = []) {

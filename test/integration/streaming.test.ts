@@ -8,6 +8,7 @@ import { findRunningNode } from '../../src/node/control/client.ts'
 import type { CacheStatus } from '../../src/node/ops/media-ops.ts'
 import { copyFixtureLibrary, tempDir } from '../helpers/fixtures.ts'
 import { NodeProcess } from '../helpers/node-process.ts'
+import { eventually } from '../helpers/wait.ts'
 
 /**
  * Issue 4 as a user lives it: alpha holds the music, beta holds none, gamma holds one big FLAC too.
@@ -20,22 +21,6 @@ async function httpOf(node: NodeProcess): Promise<string> {
   const info = await findRunningNode(node.home)
   if (info === undefined) throw new Error(`${node.name} is not running`)
   return info.httpUrl
-}
-
-async function eventually<T>(
-  what: string,
-  probe: () => Promise<T>,
-  ok: (v: T) => boolean,
-  timeoutMs = 20_000,
-) {
-  const deadline = Date.now() + timeoutMs
-  let last: T | undefined
-  while (Date.now() < deadline) {
-    last = await probe()
-    if (ok(last)) return last
-    await new Promise((r) => setTimeout(r, 100))
-  }
-  throw new Error(`timed out waiting for ${what}; last: ${JSON.stringify(last)?.slice(0, 400)}`)
 }
 
 describe('any track plays on any device', () => {
@@ -236,5 +221,5 @@ describe('any track plays on any device', () => {
           : '',
       )
     }
-  })
+  }, 120_000)
 })

@@ -252,7 +252,12 @@ export class CloudlessNode {
         work.catch((error: Error) => this.log.warn(`fetching pinned tracks: ${error.message}`))
       }, 1000)
     }
-    this.#stopping.signal.addEventListener('abort', () => clearTimeout(timer))
+    // And every half minute, so that a fetch that failed (every holder offline) is tried again.
+    const retry = setInterval(later, 30_000)
+    this.#stopping.signal.addEventListener('abort', () => {
+      clearTimeout(timer)
+      clearInterval(retry)
+    })
     later()
     this.device.catalog.tracks.observe(later)
     this.device.catalog.locations.observe(later)

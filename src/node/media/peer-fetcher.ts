@@ -43,7 +43,7 @@ export class PeerFetcher {
     const errors: string[] = []
     for (const peer of this.rank(contentId)) {
       try {
-        return await this.#exchange.fetchManifest(peer, contentId, { signal })
+        return await retryWhenBusy(() => this.#exchange.fetchManifest(peer, contentId, { signal }), signal)
       } catch (error) {
         signal?.throwIfAborted()
         this.#failed(peer)
@@ -68,23 +68,31 @@ export class PeerFetcher {
     const end = first + count
     const errors: string[] = []
     for (const peer of this.rank(contentId)) {
-      const started = performance.now()
-      let bytes = 0
-      try {
-        for await (const block of this.#exchange.fetchBlocks(peer, contentId, manifest, next, end - next, {
-          signal,
-        })) {
-          if (block.index !== next) throw new Error(`expected block ${next}, got ${block.index}`)
-          bytes += block.bytes.length
-          next++
-          yield block
+      for (let busy = 0; ; busy++) {
+        const started = performance.now()
+        let bytes = 0
+        try {
+          for await (const block of this.#exchange.fetchBlocks(peer, contentId, manifest, next, end - next, {
+            signal,
+          })) {
+            if (block.index !== next) throw new Error(`expected block ${next}, got ${block.index}`)
+            bytes += block.bytes.length
+            next++
+            yield block
+          }
+          this.#succeeded(peer, bytes, performance.now() - started)
+          if (next >= end) return
+          break
+        } catch (error) {
+          signal?.throwIfAborted()
+          if ((error as Error).name === 'PeerBusyError' && busy < BUSY_RETRIES) {
+            await busyPause(busy, signal)
+            continue
+          }
+          this.#failed(peer)
+          errors.push(`${short(peer)}: ${(error as Error).message}`)
+          break
         }
-        this.#succeeded(peer, bytes, performance.now() - started)
-        if (next >= end) return
-      } catch (error) {
-        signal?.throwIfAborted()
-        this.#failed(peer)
-        errors.push(`${short(peer)}: ${(error as Error).message}`)
       }
     }
     throw noSource(contentId, errors)
@@ -105,6 +113,7 @@ export class PeerFetcher {
     const queue: Array<{ first: number; count: number }> = toRuns(indexes, runLength)
     const errors: string[] = []
     const worker = async (peer: string) => {
+      let busy = 0
       while (queue.length > 0) {
         signal?.throwIfAborted()
         const run = queue.shift()!
@@ -125,10 +134,14 @@ export class PeerFetcher {
           this.#succeeded(peer, (next - run.first) * manifest.blockSize, performance.now() - started)
         } catch (error) {
           signal?.throwIfAborted()
-          this.#failed(peer)
-          errors.push(`${short(peer)}: ${(error as Error).message}`)
           const rest = run.first + run.count - next
           if (rest > 0) queue.unshift({ first: next, count: rest })
+          if ((error as Error).name === 'PeerBusyError' && busy < BUSY_RETRIES) {
+            await busyPause(busy++, signal)
+            continue
+          }
+          this.#failed(peer)
+          errors.push(`${short(peer)}: ${(error as Error).message}`)
           return
         }
       }
@@ -152,6 +165,25 @@ export class PeerFetcher {
     stats.failures++
     stats.lastFailureAt = Date.now()
     this.#stats.set(peer, stats)
+  }
+}
+
+/** A device answers 'busy' when it serves its limit of transfers: wait a little and ask again. */
+const BUSY_RETRIES = 20
+
+async function busyPause(attempt: number, signal?: AbortSignal): Promise<void> {
+  await new Promise((resolve) => setTimeout(resolve, Math.min(1000, 25 * 2 ** attempt)))
+  signal?.throwIfAborted()
+}
+
+async function retryWhenBusy<T>(attempt: () => Promise<T>, signal?: AbortSignal): Promise<T> {
+  for (let i = 0; ; i++) {
+    try {
+      return await attempt()
+    } catch (error) {
+      if ((error as Error).name !== 'PeerBusyError' || i >= BUSY_RETRIES) throw error
+      await busyPause(i, signal)
+    }
   }
 }
 

@@ -57,8 +57,9 @@ export class PinManager {
     this.#streamer = init.streamer
     this.#fetcher = init.fetcher
     this.#log = init.log ?? (() => {})
-    // Several blobs at once: small files are dominated by round trips and fsyncs, not bandwidth.
-    this.#concurrency = init.concurrency ?? 8
+    // Several blobs at once (small files are dominated by round trips and fsyncs, not bandwidth),
+    // but no more than a device serves to one peer at once (the blob protocol's limit is 4).
+    this.#concurrency = init.concurrency ?? 4
   }
 
   /** Finds what a user means: a track id (or unique prefix), an album, an artist or a playlist. */

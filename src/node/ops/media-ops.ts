@@ -2,18 +2,10 @@ import type { CacheUsage } from '../../blobs/index.ts'
 import type { CloudlessNode } from '../daemon/node.ts'
 import type { FetchProgress } from '../media/pins.ts'
 import { PinTargetError } from '../media/pins.ts'
-import { defineOp, type OpContext, OpError } from './op.ts'
+import { defineOp, type OpContext, OpError, requireNode as requireNodeOf } from './op.ts'
 import { resolveTrackId } from './user-ops.ts'
 
-function requireNode(ctx: OpContext): CloudlessNode {
-  if (ctx.node === undefined) {
-    throw new OpError(
-      'no-node',
-      'this needs the running node: start it with `cloudless start` (in another terminal)',
-    )
-  }
-  return ctx.node as CloudlessNode
-}
+const requireNode = (ctx: OpContext) => requireNodeOf<CloudlessNode>(ctx)
 
 function targetError(error: unknown): never {
   if (error instanceof PinTargetError) throw new OpError('unknown-target', error.message)

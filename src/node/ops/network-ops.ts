@@ -1,16 +1,8 @@
 import type { CloudlessNode } from '../daemon/node.ts'
-import { defineOp, type OpContext, OpError } from './op.ts'
+import { defineOp, type OpContext, OpError, requireNode as requireNodeOf } from './op.ts'
 
 /** Ops that need the network run only inside a running node. */
-function requireNode(ctx: OpContext): CloudlessNode {
-  if (ctx.node === undefined) {
-    throw new OpError(
-      'no-node',
-      'this needs the running node: start it with `cloudless start` (in another terminal)',
-    )
-  }
-  return ctx.node as CloudlessNode
-}
+const requireNode = (ctx: OpContext) => requireNodeOf<CloudlessNode>(ctx)
 
 export interface InviteResult {
   id: string

@@ -31,3 +31,14 @@ export class OpError extends Error {
 export function defineOp<Args, Result>(op: Op<Args, Result>): Op<Args, Result> {
   return op
 }
+
+/** The running node, for ops that need the network; a clear error when none runs. */
+export function requireNode<N>(ctx: OpContext): N {
+  if (ctx.node === undefined) {
+    throw new OpError(
+      'no-node',
+      'this needs the running node: start it with `cloudless start` (in another terminal)',
+    )
+  }
+  return ctx.node as N
+}

@@ -1,34 +1,12 @@
 import type { IAudioMetadata } from 'music-metadata'
-import type { MediaType, MusicBrainzIds, ReplayGain } from '../../crdt/index.ts'
+import type { MediaType, TrackRecord } from '../../crdt/index.ts'
 
 /** The descriptive part of a track as read from its tags; null where the tags say nothing. */
-export interface TagFields {
-  mediaType: MediaType
+export type TagFields = Omit<
+  TrackRecord,
+  'contentId' | 'size' | 'title' | 'cover' | 'tagSource' | 'addedAt'
+> & {
   title: string | null
-  artists: string[]
-  album: string | null
-  albumArtist: string | null
-  trackNo: number | null
-  trackTotal: number | null
-  discNo: number | null
-  discTotal: number | null
-  year: number | null
-  genres: string[]
-  compilation: boolean
-  durationSec: number | null
-  codec: string | null
-  container: string | null
-  mime: string | null
-  bitrate: number | null
-  sampleRate: number | null
-  channels: number | null
-  bitsPerSample: number | null
-  lossless: boolean
-  width: number | null
-  height: number | null
-  musicbrainz: MusicBrainzIds
-  replayGain: ReplayGain
-  lyrics: string | null
 }
 
 export function tagFields(meta: IAudioMetadata): TagFields {
