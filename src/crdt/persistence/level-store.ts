@@ -23,6 +23,7 @@ type CatalogSublevel = AbstractSublevel<RootLevel, unknown, string, Uint8Array>
 
 const SNAPSHOT_KEY = 's'
 const MERGE_LIMIT_BYTES = 1024 * 1024
+const BIG_SNAPSHOT_BYTES = 4 * 1024 * 1024
 const UPDATE_PREFIX = 'u/'
 const UPDATE_RANGE = { gt: UPDATE_PREFIX, lt: 'u0' } // '0' sorts right after '/'
 
@@ -187,6 +188,12 @@ export class LevelCatalogStore {
     await this.#root.batch(ops)
     this.#updatesSinceSnapshot = 0
     this.#bytesSinceSnapshot = 0
+    // A big snapshot sits in LevelDB's log until something compacts it, and the next open would
+    // replay it (1.4 s instead of 0.8 s for 100k tracks): move it into a table now, off the open path.
+    const compactRange = (this.#root as { compactRange?: (start: string, end: string) => Promise<void> }).compactRange
+    if (snapshot.length > BIG_SNAPSHOT_BYTES && compactRange !== undefined) {
+      await compactRange.call(this.#root, '!', '~')
+    }
   }
 
   #needsCompaction(): boolean {
