@@ -27,12 +27,38 @@ export function createMedia(init: {
   log: (line: string) => void
 }): Media {
   const { catalog, selfId, membership, libp2p, cache, local } = init
+  const tracksByContent = new ContentIndex(catalog)
   const fetcher = new PeerFetcher(libp2p.services.blobExchange, (contentId) =>
-    candidatesFor(contentId, { catalog, selfId, membership, libp2p }),
+    candidatesFor(contentId, { catalog, tracksByContent, selfId, membership, libp2p }),
   )
   const streamer = new TrackStreamer({ catalog, local, cache, fetcher })
   const pins = new PinManager({ catalog, cache, local, streamer, fetcher, log: init.log })
   return { cache, local, fetcher, streamer, pins }
+}
+
+/** contentId -> track ids, rebuilt lazily after the tracks change (a fetch must not scan 100k tracks). */
+class ContentIndex {
+  readonly #catalog: Catalog
+  #index: Map<string, string[]> | undefined
+
+  constructor(catalog: Catalog) {
+    this.#catalog = catalog
+    catalog.tracks.observe(() => {
+      this.#index = undefined
+    })
+  }
+
+  tracksOf(contentId: string): string[] {
+    if (this.#index === undefined) {
+      this.#index = new Map()
+      for (const [id, record] of this.#catalog.trackEntries()) {
+        const list = this.#index.get(record.contentId)
+        if (list === undefined) this.#index.set(record.contentId, [id])
+        else list.push(id)
+      }
+    }
+    return this.#index.get(contentId) ?? []
+  }
 }
 
 /**
@@ -41,7 +67,13 @@ export function createMedia(init: {
  */
 function candidatesFor(
   contentId: string,
-  ctx: { catalog: Catalog; selfId: string; membership: Membership; libp2p: Libp2p },
+  ctx: {
+    catalog: Catalog
+    tracksByContent: ContentIndex
+    selfId: string
+    membership: Membership
+    libp2p: Libp2p
+  },
 ): string[] {
   const connected = new Set(
     ctx.libp2p
@@ -50,9 +82,8 @@ function candidatesFor(
       .map((c) => c.remotePeer.toString()),
   )
   const holders = new Set<string>()
-  for (const [trackId, locations] of holdersOf(ctx.catalog, contentId)) {
-    void trackId
-    for (const device of locations) holders.add(device)
+  for (const trackId of ctx.tracksByContent.tracksOf(contentId)) {
+    for (const location of ctx.catalog.locationsOf(trackId)) holders.add(location.device)
   }
   holders.delete(ctx.selfId)
   const members = ctx.membership.others().map((m) => m.deviceId)
@@ -62,21 +93,4 @@ function candidatesFor(
     ...[...holders].filter((d) => !connected.has(d)),
   ]
   return ordered.filter((d) => ctx.membership.isMember(d))
-}
-
-/** trackId -> devices with a location for the tracks that have this content. */
-function holdersOf(catalog: Catalog, contentId: string): Map<string, string[]> {
-  const trackIds = new Set<string>()
-  if (catalog.getTrack(contentId)?.contentId === contentId) trackIds.add(contentId)
-  else for (const [id, record] of catalog.trackEntries()) if (record.contentId === contentId) trackIds.add(id)
-  const out = new Map<string, string[]>()
-  for (const key of catalog.locations.keys()) {
-    const slash = key.indexOf('/')
-    const trackId = key.slice(0, slash)
-    if (!trackIds.has(trackId)) continue
-    const list = out.get(trackId) ?? []
-    list.push(key.slice(slash + 1))
-    out.set(trackId, list)
-  }
-  return out
 }
