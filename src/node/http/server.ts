@@ -42,6 +42,10 @@ export async function startHttpServer(options: HttpServerOptions): Promise<HttpS
       else res.destroy()
     })
   })
+  // Clients that poll (scripts, the web app) reuse connections: a short idle timeout makes the
+  // server close one just as a request goes out on it (ECONNRESET on the client).
+  server.keepAliveTimeout = 65_000
+  server.headersTimeout = 66_000
   let port = 0
   const handle = async (req: IncomingMessage, res: ServerResponse) => {
     if (!hostAllowed(req.headers.host, host, port)) {
