@@ -9,15 +9,18 @@ import path from 'node:path'
 export async function writeFileAtomic(
   target: string,
   data: Uint8Array | string,
-  options: { mode?: number; signal?: AbortSignal } = {},
+  options: { mode?: number; signal?: AbortSignal; durable?: boolean } = {},
 ): Promise<void> {
+  // durable: false skips both fsyncs. The replace is still atomic for a crashed process (the OS
+  // keeps its writes); only a power cut can lose it, for data whose loss can be detected.
+  const durable = options.durable ?? true
   const dir = path.dirname(target)
   const temp = path.join(dir, `.${path.basename(target)}.${randomBytes(6).toString('hex')}.tmp`)
   const handle = await fs.open(temp, 'wx', options.mode ?? 0o644)
   try {
     try {
       await handle.writeFile(data, { signal: options.signal })
-      await handle.sync()
+      if (durable) await handle.sync()
     } finally {
       await handle.close()
     }
@@ -26,7 +29,7 @@ export async function writeFileAtomic(
     await fs.rm(temp, { force: true })
     throw error
   }
-  await syncDir(dir)
+  if (durable) await syncDir(dir)
 }
 
 async function syncDir(dir: string): Promise<void> {

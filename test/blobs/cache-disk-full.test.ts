@@ -14,9 +14,9 @@ vi.mock('../../src/blobs/cache/file-io.ts', async (importOriginal) => {
   const enospc = () => Object.assign(new Error('ENOSPC: no space left on device, write'), { code: 'ENOSPC' })
   return {
     ...real,
-    writeDurably: async (file: string, bytes: Uint8Array, offset: number) => {
-      if (!disk.failDataWrites) return real.writeDurably(file, bytes, offset)
-      await real.writeDurably(file, bytes.subarray(0, bytes.length >> 1), offset)
+    writeAt: async (file: string, bytes: Uint8Array, offset: number) => {
+      if (!disk.failDataWrites) return real.writeAt(file, bytes, offset)
+      await real.writeAt(file, bytes.subarray(0, bytes.length >> 1), offset)
       throw enospc()
     },
     replaceFile: async (target: string, data: Uint8Array | string, signal?: AbortSignal) => {

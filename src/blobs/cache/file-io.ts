@@ -8,10 +8,10 @@ import { writeFileAtomic } from '../atomic-file.ts'
  */
 
 /**
- * Writes all of `bytes` at `offset` of an existing file (never creates it) and fdatasyncs it through
- * the same handle (measured here: twice as fast as syncing through a second handle after close).
+ * Writes all of `bytes` at `offset` of an existing file (never creates it), without fsync: blocks
+ * are made durable together when their blob completes (see BlockCache), and every read verifies.
  */
-export async function writeDurably(file: string, bytes: Uint8Array, offset: number): Promise<void> {
+export async function writeAt(file: string, bytes: Uint8Array, offset: number): Promise<void> {
   const handle = await fs.open(file, 'r+')
   try {
     let done = 0
@@ -19,6 +19,15 @@ export async function writeDurably(file: string, bytes: Uint8Array, offset: numb
       const { bytesWritten } = await handle.write(bytes, done, bytes.length - done, offset + done)
       done += bytesWritten
     }
+  } finally {
+    await handle.close()
+  }
+}
+
+/** fdatasync of a whole file. */
+export async function syncFile(file: string): Promise<void> {
+  const handle = await fs.open(file, 'r+')
+  try {
     await handle.datasync()
   } finally {
     await handle.close()
@@ -64,8 +73,13 @@ export async function createFile(file: string): Promise<void> {
 }
 
 /** Temp file, fsync, rename, fsync folder: readers and crashes see the old content or the new. */
-export function replaceFile(target: string, data: Uint8Array | string, signal?: AbortSignal): Promise<void> {
-  return writeFileAtomic(target, data, { signal })
+export function replaceFile(
+  target: string,
+  data: Uint8Array | string,
+  signal?: AbortSignal,
+  options: { durable?: boolean } = {},
+): Promise<void> {
+  return writeFileAtomic(target, data, { signal, durable: options.durable })
 }
 
 export async function removeFile(file: string): Promise<void> {

@@ -108,7 +108,7 @@ export class PeerFetcher {
     indexes: number[],
     onBlock: (index: number, bytes: Uint8Array) => Promise<void>,
     signal?: AbortSignal,
-    runLength = 16,
+    runLength = 64,
   ): Promise<void> {
     const queue: Array<{ first: number; count: number }> = toRuns(indexes, runLength)
     const errors: string[] = []
