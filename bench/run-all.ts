@@ -16,6 +16,7 @@ const REPO = fileURLToPath(new URL('..', import.meta.url))
 const BENCHMARKS: Array<{ name: string; script: string }> = [
   { name: 'scan', script: 'bench/scan.ts' },
   { name: 'sync', script: 'bench/sync.ts' },
+  { name: 'blobs', script: 'bench/blobs.ts' },
 ]
 
 function runBenchmark(script: string, args: string[]): Promise<number> {

@@ -311,21 +311,30 @@ export class BlockCache {
 
   /** Pinned blobs are never evicted. A blob can be pinned before any of it is in the cache. */
   async pin(contentId: string, label?: string, signal?: AbortSignal): Promise<void> {
+    await this.pinMany([contentId], label, signal)
+  }
+
+  /** Pins several blobs with one write of the pins file (a mirror pins a whole library at once). */
+  async pinMany(contentIds: string[], label?: string, signal?: AbortSignal): Promise<void> {
     this.#assertOpen()
-    checkId(contentId)
-    const before = this.#pins.get(contentId)
-    if (before && before.label === label) return
-    const pin: Pin =
-      label === undefined
-        ? { pinnedAt: before?.pinnedAt ?? Date.now() }
-        : { label, pinnedAt: before?.pinnedAt ?? Date.now() }
-    this.#pins.set(contentId, pin)
-    this.#lru.delete(contentId)
+    const previous = new Map<string, Pin | undefined>()
+    for (const contentId of contentIds) {
+      checkId(contentId)
+      const before = this.#pins.get(contentId)
+      if ((before && before.label === label) || previous.has(contentId)) continue
+      previous.set(contentId, before)
+      const pinnedAt = before?.pinnedAt ?? Date.now()
+      this.#pins.set(contentId, label === undefined ? { pinnedAt } : { label, pinnedAt })
+      this.#lru.delete(contentId)
+    }
+    if (previous.size === 0) return
     try {
       await this.#track(this.#savePins(signal))
     } catch (error) {
-      if (before) this.#pins.set(contentId, before)
-      else this.#unpinInMemory(contentId)
+      for (const [contentId, before] of previous) {
+        if (before) this.#pins.set(contentId, before)
+        else this.#unpinInMemory(contentId)
+      }
       throw error
     }
   }

@@ -190,7 +190,8 @@ export class LevelCatalogStore {
     this.#bytesSinceSnapshot = 0
     // A big snapshot sits in LevelDB's log until something compacts it, and the next open would
     // replay it (1.4 s instead of 0.8 s for 100k tracks): move it into a table now, off the open path.
-    const compactRange = (this.#root as { compactRange?: (start: string, end: string) => Promise<void> }).compactRange
+    const compactRange = (this.#root as { compactRange?: (start: string, end: string) => Promise<void> })
+      .compactRange
     if (snapshot.length > BIG_SNAPSHOT_BYTES && compactRange !== undefined) {
       await compactRange.call(this.#root, '!', '~')
     }

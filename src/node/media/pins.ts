@@ -102,10 +102,11 @@ export class PinManager {
   async pin(target: string): Promise<{ label: string; tracks: number; toFetch: number }> {
     const { label, tracks } = this.resolve(target)
     let toFetch = 0
-    for (const track of tracks) {
-      await this.#cache.pin(track.contentId, label)
-      if (await this.#enqueue(track, label)) toFetch++
-    }
+    await this.#cache.pinMany(
+      tracks.map((t) => t.contentId),
+      label,
+    )
+    for (const track of tracks) if (await this.#enqueue(track, label)) toFetch++
     this.#pump()
     return { label, tracks: tracks.length, toFetch }
   }
@@ -122,10 +123,12 @@ export class PinManager {
   /** Pins every track of the library that this device does not hold itself (mirror mode). */
   async mirrorAll(): Promise<number> {
     let queued = 0
-    for (const track of listTracks(this.#catalog)) {
-      if (!this.#cache.isPinned(track.contentId)) await this.#cache.pin(track.contentId, 'mirror')
-      if (await this.#enqueue(track, 'mirror')) queued++
-    }
+    const tracks = listTracks(this.#catalog)
+    await this.#cache.pinMany(
+      tracks.filter((t) => !this.#cache.isPinned(t.contentId)).map((t) => t.contentId),
+      'mirror',
+    )
+    for (const track of tracks) if (await this.#enqueue(track, 'mirror')) queued++
     this.#pump()
     return queued
   }

@@ -29,6 +29,7 @@ export interface ExchangePort {
 /** The part of the cache that pins and mirroring use, on top of CachePort. */
 export interface PinCachePort extends CachePort {
   pin(contentId: string, label?: string): Promise<void>
+  pinMany(contentIds: string[], label?: string): Promise<void>
   unpin(contentId: string): Promise<void>
   isPinned(contentId: string): boolean
   isComplete(contentId: string): boolean

@@ -3,6 +3,7 @@ import { peerIdFromString } from '@libp2p/peer-id'
 import { blockCount, isContentId, type Manifest } from '../../../blobs/content-id.ts'
 import { MAX_BLOCK_BYTES } from '../../../blobs/wire.ts'
 import { membersOnly } from '../../access/members-only.ts'
+import { linkedSignal } from '../linked-signal.ts'
 import { receiveBlocks, receiveManifest } from './blob-client.ts'
 import { BlobStreamServer, refuseBusy } from './blob-server.ts'
 import {
@@ -109,7 +110,7 @@ export class BlobExchangeService implements BlobExchange, Startable {
   ): Promise<Manifest> {
     if (!isContentId(contentId)) throw new RangeError(`not a content ID: ${contentId.slice(0, 64)}`)
     const target = { peer: peer.toString(), contentId }
-    const signal = this.#signalFor(options)
+    const { signal, dispose } = this.#signalFor(options)
     let stream: Stream | undefined
     try {
       stream = await this.#openStream(peer, signal)
@@ -118,6 +119,8 @@ export class BlobExchangeService implements BlobExchange, Startable {
       const error = this.#failure(err, options, target.peer)
       stream?.abort(error)
       throw error
+    } finally {
+      dispose()
     }
   }
 
@@ -152,7 +155,7 @@ export class BlobExchangeService implements BlobExchange, Startable {
   ): AsyncGenerator<FetchedBlock, void, undefined> {
     if (request.count === 0) return
     const target = { ...request, peer: request.peer.toString() }
-    const signal = this.#signalFor(options)
+    const { signal, dispose } = this.#signalFor(options)
     let stream: Stream | undefined
     let finished = false
     // The consumer may be busy elsewhere when the signal fires: reset the stream at once, so the
@@ -169,18 +172,17 @@ export class BlobExchangeService implements BlobExchange, Startable {
       throw error
     } finally {
       signal.removeEventListener('abort', onAbort)
+      dispose()
       // Left early (break, return): tell the server to stop.
       if (!finished) stream?.abort(new Error('the consumer stopped reading blocks'))
     }
   }
 
-  #signalFor(options: AbortOptions): AbortSignal {
+  #signalFor(options: AbortOptions): { signal: AbortSignal; dispose(): void } {
     if (!this.#started) throw new BlobServiceStoppedError('the blob service is not running')
     options.signal?.throwIfAborted()
-    // A signal of its own even without the caller's: listeners then never pile up on the lifetime's.
-    return AbortSignal.any(
-      options.signal === undefined ? [this.#lifetime.signal] : [options.signal, this.#lifetime.signal],
-    )
+    // A signal of its own, linked to the lifetime's and unlinked when the fetch ends.
+    return linkedSignal(options.signal, this.#lifetime.signal)
   }
 
   async #openStream(peer: PeerId | string, signal: AbortSignal): Promise<Stream> {

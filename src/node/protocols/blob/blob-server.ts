@@ -53,6 +53,7 @@ export class BlobStreamServer {
   readonly #closed = new AbortController()
   /** Aborts when the stream closes or the service stops: pending reads and writes give up. */
   readonly #signal: AbortSignal
+  readonly #unlinkLifetime: () => void
   /** The blob of the last request, kept open for the next request on the same stream. */
   #open: { contentId: string; blob: ServedBlob } | undefined
 
@@ -61,7 +62,9 @@ export class BlobStreamServer {
     this.#peer = init.peer
     this.#provider = init.provider
     this.#log = init.log
-    this.#signal = AbortSignal.any([this.#closed.signal, init.signal])
+    // Linked by hand, not AbortSignal.any(): init.signal is the service's lifetime (linked-signal.ts).
+    this.#signal = this.#closed.signal
+    this.#unlinkLifetime = linkedAbort(init.signal, this.#closed)
   }
 
   async serve(): Promise<void> {
@@ -107,6 +110,7 @@ export class BlobStreamServer {
       stream.abort(error)
     } finally {
       stream.removeEventListener('close', onClose)
+      this.#unlinkLifetime()
       await requests.return(undefined)
       await this.#closeBlob()
     }
@@ -271,4 +275,15 @@ export async function refuseBusy(stream: Stream, message: string): Promise<void>
   } finally {
     await requests.return(undefined)
   }
+}
+
+/** Aborts `target` when `source` aborts, until the returned function is called. */
+function linkedAbort(source: AbortSignal, target: AbortController): () => void {
+  if (source.aborted) {
+    target.abort(source.reason)
+    return () => {}
+  }
+  const onAbort = () => target.abort(source.reason)
+  source.addEventListener('abort', onAbort, { once: true })
+  return () => source.removeEventListener('abort', onAbort)
 }
