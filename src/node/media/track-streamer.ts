@@ -109,8 +109,11 @@ export class TrackStreamer {
       )
         count++
       for await (const block of this.#fetcher.blocks(contentId, manifest, index, count, signal)) {
-        await this.#cache.writeBlock(contentId, block.index, block.bytes, signal)
+        // The block is verified already: pass it on while the cache writes it. A cache that cannot
+        // write (a full disk) must not stop the music.
+        const caching = this.#cache.writeBlock(contentId, block.index, block.bytes, signal).catch(() => {})
         yield slice(block.index, block.bytes)
+        await caching
       }
       index += count
     }
