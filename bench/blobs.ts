@@ -22,7 +22,7 @@
  * on Ctrl+C too. With --profile, the Cloudless nodes of the first round write V8 CPU profiles to
  * .bench/blobs-profiles/, summarized in the report.
  */
-import { mkdir, readdir, rm, writeFile } from 'node:fs/promises'
+import { mkdir, readdir, rm } from 'node:fs/promises'
 import { join, relative } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { parseArgs } from 'node:util'
@@ -42,9 +42,10 @@ import {
   type Transfer,
 } from './lib/blobs-report.ts'
 import { ensureSyncthing, syncthingTransfer, syncthingVersion } from './lib/blobs-syncthing.ts'
-import { interrupted, onCleanup, runCleanups, tempDir } from './lib/cleanup.ts'
+import { interrupted, onCleanup, tempDir } from './lib/cleanup.ts'
 import { ensureLibrary, warmPageCache } from './lib/library.ts'
 import { describeMachine, machineFacts } from './lib/machine.ts'
+import { publishResults, runBench } from './lib/run.ts'
 import { fmt } from './lib/table.ts'
 import { msSince, nowMs } from './lib/timing.ts'
 
@@ -385,20 +386,7 @@ async function main(): Promise<void> {
       )
   }
 
-  await writeFile(RESULTS_FILE, `${JSON.stringify(results, null, 2)}\n`)
-  process.stdout.write(`${formatReport(results, RESULTS_FILE)}\n`)
-  if (options.json) process.stdout.write(`${JSON.stringify(results, null, 2)}\n`)
-  if (results.checks.length > 0) process.exitCode = 1
+  await publishResults(RESULTS_FILE, results, formatReport, options.json)
 }
 
-try {
-  await main()
-} catch (error) {
-  if (interrupted() === null) {
-    const text = error instanceof Error ? (error.stack ?? error.message) : String(error)
-    process.stderr.write(`bench:blobs: ${text}\n`)
-  }
-  process.exitCode = 1
-} finally {
-  await runCleanups()
-}
+await runBench('blobs', main)

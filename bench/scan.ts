@@ -17,12 +17,12 @@
  * Prints a table, the ratios and the targets (PASS/MISS), and writes .bench/scan-results.json.
  * Every child process, mpd and temp dir is cleaned up, on errors and Ctrl+C too.
  */
-import { mkdir, writeFile } from 'node:fs/promises'
+import { mkdir } from 'node:fs/promises'
 import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { parseArgs } from 'node:util'
 import type { BuildResult, LoadResult } from './lib/catalog-child.ts'
-import { interrupted, onCleanup, runCleanups, tempDir } from './lib/cleanup.ts'
+import { interrupted, onCleanup, tempDir } from './lib/cleanup.ts'
 import { type BenchLibrary, ensureLibrary, warmPageCache } from './lib/library.ts'
 import { describeMachine, machineFacts } from './lib/machine.ts'
 import { benchMpd, ensureMpd, type MpdBenchResult, mpdVersion } from './lib/mpd.ts'
@@ -35,6 +35,7 @@ import {
   runShell,
   shellQuote,
 } from './lib/process.ts'
+import { publishResults, runBench } from './lib/run.ts'
 import type { ScanChildResult } from './lib/scan-child.ts'
 import {
   type BenchOptions,
@@ -368,20 +369,7 @@ async function main(): Promise<void> {
   results.targets = computeTargets(results)
   results.checks = consistencyChecks(results)
 
-  await writeFile(RESULTS_FILE, `${JSON.stringify(results, null, 2)}\n`)
-  process.stdout.write(`${formatReport(results, RESULTS_FILE)}\n`)
-  if (options.json) process.stdout.write(`${JSON.stringify(results, null, 2)}\n`)
-  if (results.checks.length > 0) process.exitCode = 1
+  await publishResults(RESULTS_FILE, results, formatReport, options.json)
 }
 
-try {
-  await main()
-} catch (error) {
-  if (interrupted() === null) {
-    const text = error instanceof Error ? (error.stack ?? error.message) : String(error)
-    process.stderr.write(`bench:scan: ${text}\n`)
-  }
-  process.exitCode = 1
-} finally {
-  await runCleanups()
-}
+await runBench('scan', main)

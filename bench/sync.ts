@@ -24,10 +24,11 @@ import { parseArgs } from 'node:util'
 import type { TrackView } from '../src/crdt/index.ts'
 import type { StatusResult } from '../src/node/ops/library-ops.ts'
 import type { DeviceListItem, InviteResult, JoinResult } from '../src/node/ops/network-ops.ts'
-import { interrupted, runCleanups, tempDir } from './lib/cleanup.ts'
+import { tempDir } from './lib/cleanup.ts'
 import { describeMachine, machineFacts } from './lib/machine.ts'
 import { cpuSnapshot } from './lib/proc-stat.ts'
 import { runProcess } from './lib/process.ts'
+import { publishResults, runBench } from './lib/run.ts'
 import { copyHome, ensureSyncHome } from './lib/sync-home.ts'
 import { BenchNode, CLI } from './lib/sync-nodes.ts'
 import {
@@ -462,24 +463,12 @@ async function main(): Promise<void> {
   }
   results.targets = computeTargets(results)
   results.checks = consistencyChecks(results)
-  await writeFile(RESULTS_FILE, `${JSON.stringify(results, null, 2)}\n`)
-  process.stdout.write(`${formatReport(results, RESULTS_FILE)}\n`)
-  if (options.json) process.stdout.write(`${JSON.stringify(results, null, 2)}\n`)
-  if (results.checks.length > 0) process.exitCode = 1
+  await publishResults(RESULTS_FILE, results, formatReport, options.json)
 }
 
-try {
-  await main()
-} catch (error) {
-  if (interrupted() === null) {
-    const text = error instanceof Error ? (error.stack ?? error.message) : String(error)
-    process.stderr.write(`bench:sync: ${text}\n`)
-    for (const node of nodes) {
-      if (node.log !== '') process.stderr.write(`\n--- ${node.name}'s log (end) ---\n${node.logTail()}\n`)
-    }
-    await saveLogs().catch(() => {})
+await runBench('sync', main, async () => {
+  for (const node of nodes) {
+    if (node.log !== '') process.stderr.write(`\n--- ${node.name}'s log (end) ---\n${node.logTail()}\n`)
   }
-  process.exitCode = 1
-} finally {
-  await runCleanups()
-}
+  await saveLogs()
+})

@@ -3,6 +3,7 @@ import type { Manifest } from '../../blobs/index.ts'
 import type { Device } from '../device/device.ts'
 import { FileIndex } from '../scanner/file-index.ts'
 import { ManifestStore } from '../scanner/manifest-store.ts'
+import { ContentIndex } from './content-index.ts'
 
 export class BlobChangedError extends Error {
   override name = 'BlobChangedError'
@@ -23,16 +24,14 @@ export class LocalFiles {
   readonly #device: Device
   readonly #files: FileIndex
   readonly #manifests: ManifestStore
-  /** contentId -> trackId, built on first use and dropped whenever tracks change. */
-  #contentIndex: Map<string, string> | undefined
+  /** contentId -> track ids, shared with the blob fetcher. */
+  readonly tracksByContent: ContentIndex
 
   constructor(device: Device) {
     this.#device = device
     this.#files = new FileIndex(device.db)
     this.#manifests = new ManifestStore(device.db)
-    device.catalog.tracks.observe(() => {
-      this.#contentIndex = undefined
-    })
+    this.tracksByContent = new ContentIndex(device.catalog)
   }
 
   /** An unchanged local file with this content, or undefined. */
@@ -51,15 +50,11 @@ export class LocalFiles {
 
   /** Like find, by content alone (a peer asks for a content ID, not a track). */
   async findContent(contentId: string): Promise<LocalFile | undefined> {
-    const trackId = this.#trackIdOf(contentId)
-    return trackId === undefined ? undefined : this.find(trackId, contentId)
-  }
-
-  #trackIdOf(contentId: string): string | undefined {
-    const { catalog } = this.#device
-    if (catalog.getTrack(contentId)?.contentId === contentId) return contentId
-    this.#contentIndex ??= catalog.contentIndex()
-    return this.#contentIndex.get(contentId)
+    for (const trackId of this.tracksByContent.tracksOf(contentId)) {
+      const file = await this.find(trackId, contentId)
+      if (file !== undefined) return file
+    }
+    return undefined
   }
 }
 

@@ -3,6 +3,7 @@ import type { BlockCache } from '../../blobs/index.ts'
 import type { Catalog } from '../../crdt/index.ts'
 import type { Membership } from '../access/index.ts'
 import type { BlobExchange } from '../protocols/blob/index.ts'
+import type { ContentIndex } from './content-index.ts'
 import type { LocalFiles } from './local-file.ts'
 import { PeerFetcher } from './peer-fetcher.ts'
 import { PinManager } from './pins.ts'
@@ -27,38 +28,13 @@ export function createMedia(init: {
   log: (line: string) => void
 }): Media {
   const { catalog, selfId, membership, libp2p, cache, local } = init
-  const tracksByContent = new ContentIndex(catalog)
+  const tracksByContent = local.tracksByContent
   const fetcher = new PeerFetcher(libp2p.services.blobExchange, (contentId) =>
     candidatesFor(contentId, { catalog, tracksByContent, selfId, membership, libp2p }),
   )
   const streamer = new TrackStreamer({ catalog, local, cache, fetcher })
   const pins = new PinManager({ catalog, cache, local, streamer, fetcher, log: init.log })
   return { cache, local, fetcher, streamer, pins }
-}
-
-/** contentId -> track ids, rebuilt lazily after the tracks change (a fetch must not scan 100k tracks). */
-class ContentIndex {
-  readonly #catalog: Catalog
-  #index: Map<string, string[]> | undefined
-
-  constructor(catalog: Catalog) {
-    this.#catalog = catalog
-    catalog.tracks.observe(() => {
-      this.#index = undefined
-    })
-  }
-
-  tracksOf(contentId: string): string[] {
-    if (this.#index === undefined) {
-      this.#index = new Map()
-      for (const [id, record] of this.#catalog.trackEntries()) {
-        const list = this.#index.get(record.contentId)
-        if (list === undefined) this.#index.set(record.contentId, [id])
-        else list.push(id)
-      }
-    }
-    return this.#index.get(contentId) ?? []
-  }
 }
 
 /**
