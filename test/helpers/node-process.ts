@@ -71,6 +71,10 @@ export class NodeProcess {
     child.kill(signal)
     const code = await exited
     this.child = undefined
+    if (code === null && signal === 'SIGTERM') {
+      // Died of a signal instead of exiting: say which, with the end of its log, to find out why.
+      process.stderr.write(`${this.name} died of ${child.signalCode}; its log ends:\n${this.log.split('\n').slice(-25).join('\n')}\n`)
+    }
     return code
   }
 

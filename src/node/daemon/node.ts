@@ -331,7 +331,12 @@ export class CloudlessNode {
     this.media.pins.stop()
     await this.#watching
     await this.http.close()
+    // Everything changed so far goes to disk before the network stops: whatever happens while
+    // libp2p shuts down (a native transport can take the process with it), the catalog is safe.
+    await this.device.store.flush()
+    this.log.debug('catalog flushed; stopping libp2p')
     await this.libp2p.stop()
+    this.log.debug('libp2p stopped')
     await this.media.cache.close()
     await removeNodeInfo(this.device.layout.nodeInfo)
     await this.device.close()
