@@ -73,7 +73,9 @@ export class NodeProcess {
     this.child = undefined
     if (code === null && signal === 'SIGTERM') {
       // Died of a signal instead of exiting: say which, with the end of its log, to find out why.
-      process.stderr.write(`${this.name} died of ${child.signalCode}; its log ends:\n${this.log.split('\n').slice(-25).join('\n')}\n`)
+      process.stderr.write(
+        `${this.name} died of ${child.signalCode}; its log ends:\n${this.log.split('\n').slice(-25).join('\n')}\n`,
+      )
     }
     return code
   }
