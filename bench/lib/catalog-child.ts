@@ -37,8 +37,7 @@ async function build(home: string, count: number): Promise<BuildResult> {
       device.catalog.transact(() => {
         for (let i = from; i < to; i++) {
           const track = syntheticTrack(i)
-          device.catalog.putTrack(track.id, track.record)
-          device.catalog.addLocation(track.id, device.deviceId, track.path)
+          device.catalog.putFile(device.deviceId, track.path, track.id, track.record)
         }
       })
       await device.store.flush()

@@ -30,11 +30,14 @@ export interface SyncHome {
   reused: boolean
 }
 
+import { SCHEMA_VERSION } from '../../src/crdt/index.ts'
+
 const CATALOG_CHILD = new URL('./catalog-child.ts', import.meta.url).pathname
 const STATE_CHILD = new URL('./sync-state-child.ts', import.meta.url).pathname
 
 export function syncHomeDir(benchDir: string, tracks: number): string {
-  return join(benchDir, `sync-home-${tracks}`)
+  // The catalog layout's version is part of the name: a home of an older layout is built anew.
+  return join(benchDir, `sync-home-v${SCHEMA_VERSION}-${tracks}`)
 }
 
 async function readMarker(dir: string, tracks: number): Promise<SyncHomeMarker | null> {

@@ -77,9 +77,11 @@ export class BenchNode {
     const args = [CLI, 'start', '--json', '--home', this.home, '--name', this.name]
     const ports = ['--tcp-port', '0', '--ws-port', '0', '--webrtc-port', '0', '--http-port', '0']
     const start = nowMs()
+    // BENCH_NODE_FLAGS="--cpu-prof --cpu-prof-dir=/tmp/prof" profiles the nodes (written when they stop).
+    const nodeFlags = (process.env.BENCH_NODE_FLAGS ?? '').split(' ').filter(Boolean)
     const child = spawnGroup(
       process.execPath,
-      [...args, ...ports, '--listen-host', '127.0.0.1', '--no-mdns', ...extraArgs],
+      [...nodeFlags, ...args, ...ports, '--listen-host', '127.0.0.1', '--no-mdns', ...extraArgs],
       { stdio: ['ignore', 'pipe', 'pipe'] },
     )
     this.#child = child

@@ -33,8 +33,8 @@ async function main(): Promise<void> {
     const state = Y.encodeStateAsUpdate(device.catalog.doc)
     const facts: StateFacts = {
       deviceId: device.deviceId,
-      tracks: device.catalog.tracks.size,
-      locations: device.catalog.locations.size,
+      tracks: device.catalog.trackCount,
+      locations: device.catalog.holdingsOf(device.deviceId).files,
       stateBytes: state.length,
       encodeMs: performance.now() - encodeStart,
       openMs,

@@ -1,53 +1,97 @@
 import * as Y from 'yjs'
-import { decodeTrack, encodeTrack, ParseCache } from './record-codec.ts'
 import {
   type CoverRecord,
   type DeviceRecord,
+  folderKey,
   type Location,
-  locationKey,
-  parseLocationKey,
+  parseFolderKey,
   SCHEMA_VERSION,
+  splitPath,
   type TrackRecord,
 } from './schema.ts'
+import {
+  decodeTrackEntry,
+  encodeFolder,
+  encodeTrackEntry,
+  entryAddedAt,
+  entryContentId,
+  entryTrackId,
+  type Folder,
+  parseFolder,
+  type TrackEntry,
+} from './track-codec.ts'
+import { TrackIndex } from './track-index.ts'
+
+/** One folder's files being changed: file name -> whole entry. */
+type FolderEntries = Record<string, TrackEntry>
+
+/** Parsed folder values kept for lookups of single tracks; a full listing does not go through it. */
+const PARSED_FOLDERS = 512
+
+/** The catalog was written by a version whose layout this one does not read. */
+export class CatalogSchemaError extends Error {
+  override name = 'CatalogSchemaError'
+}
 
 /**
- * Typed reads and writes over the catalog document. It holds no state of its own besides the
- * document, so several Catalog objects over one doc agree, and every write is a Yjs change that
- * replicates.
+ * Typed reads and writes over the catalog document (layout: schema.ts). Besides the document it
+ * holds only derived data (an index of which folders hold which track, a few parsed folders), so
+ * several Catalog objects over one doc agree, and every write is a Yjs change that replicates.
+ *
+ * Writes made inside `transact` are gathered per folder and written once at its end: a scan adds
+ * many files to one folder, and every rewrite of a map value would leave a deleted item behind.
  */
 export class Catalog {
   readonly doc: Y.Doc
   readonly meta: Y.Map<unknown>
-  /** trackId -> TrackRecord as JSON (see record-codec.ts for why strings). */
-  readonly tracks: Y.Map<string>
-  /** `${trackId}/${deviceId}` -> JSON array of paths. */
-  readonly locations: Y.Map<string>
+  /** `${deviceId}:${folder}` -> JSON of { fileName: TrackEntry }. */
+  readonly files: Y.Map<string>
   /** coverId -> CoverRecord as JSON. */
   readonly covers: Y.Map<string>
   readonly devices: Y.Map<DeviceRecord>
-  readonly #trackCache = new ParseCache(decodeTrack)
-  readonly #pathsCache = new ParseCache((json) => JSON.parse(json) as string[])
+  readonly #index = new TrackIndex()
+  #indexed = false
+  /** The value each folder key had when it was indexed (the strings the map holds, not copies). */
+  readonly #indexedJson = new Map<string, string>()
+  readonly #parsed = new Map<string, { json: string; folder: Folder }>()
+  /** Folders changed in the running transaction, written when it ends. */
+  readonly #staged = new Map<string, FolderEntries>()
+  #depth = 0
 
   constructor(doc: Y.Doc = new Y.Doc()) {
     this.doc = doc
     this.meta = doc.getMap('meta')
-    this.tracks = doc.getMap('tracks')
-    this.locations = doc.getMap('locations')
+    this.files = doc.getMap('files')
     this.covers = doc.getMap('covers')
     this.devices = doc.getMap('devices')
+    // Changes from other devices (and from our own flushes, which are skipped as already indexed).
+    this.files.observe((event) => {
+      if (!this.#indexed) return
+      for (const key of event.keysChanged) this.#reindexStored(key)
+    })
   }
 
   /** Runs `fn` as one Yjs transaction: one update, one write to disk, one message to peers. */
   transact<T>(fn: () => T, origin?: unknown): T {
     let result: T | undefined
     this.doc.transact(() => {
-      result = fn()
+      this.#depth++
+      try {
+        result = fn()
+      } finally {
+        this.#depth--
+        if (this.#depth === 0) this.#flush()
+      }
     }, origin)
     return result as T
   }
 
   get libraryId(): string | undefined {
     return this.meta.get('libraryId') as string | undefined
+  }
+
+  get schemaVersion(): number | undefined {
+    return this.meta.get('schema') as number | undefined
   }
 
   /** Gives a new library its id. A library joined from another device takes that device's id instead. */
@@ -60,29 +104,188 @@ export class Catalog {
     })
   }
 
+  /** Throws CatalogSchemaError when the document was written in a layout this version cannot read. */
+  checkSchema(): void {
+    const version = this.schemaVersion
+    if (version !== undefined && version !== SCHEMA_VERSION)
+      throw new CatalogSchemaError(
+        `this catalog uses layout ${version}, and this version of cloudless reads layout ${SCHEMA_VERSION}`,
+      )
+  }
+
+  // ---------------------------------------------------------------------------------------------
+  // Files and tracks
+  // ---------------------------------------------------------------------------------------------
+
+  /**
+   * Records that `deviceId` holds the file at `filePath`, with the track record it read from it.
+   * Writing the same again changes nothing.
+   */
+  putFile(deviceId: string, filePath: string, trackId: string, record: TrackRecord): void {
+    const { folder, name } = splitPath(filePath)
+    const key = folderKey(deviceId, folder)
+    this.transact(() => {
+      const entries = this.#stage(key)
+      entries[name] = encodeTrackEntry(trackId, record)
+      this.#index.setFolder(key, { shared: undefined, files: entries })
+    })
+  }
+
+  /** Forgets the file at `filePath` on `deviceId`. Its track stays while another file holds it. */
+  removeFile(deviceId: string, filePath: string): void {
+    const { folder, name } = splitPath(filePath)
+    const key = folderKey(deviceId, folder)
+    if (this.#folderOf(key)?.files[name] === undefined) return
+    this.transact(() => {
+      const entries = this.#stage(key)
+      delete entries[name]
+      this.#index.setFolder(key, { shared: undefined, files: entries })
+    })
+  }
+
+  /** The track record; with several files, the one of the file that has been in the library longest. */
   getTrack(trackId: string): TrackRecord | undefined {
-    const json = this.tracks.get(trackId)
-    return json === undefined ? undefined : this.#trackCache.get(trackId, json)
+    const found = this.#primaryEntry(trackId)
+    return found === undefined ? undefined : decodeTrackEntry(found.entry, found.shared)
   }
 
-  /** Every track record. Records are shared with a cache: treat them as read-only. */
+  hasTrack(trackId: string): boolean {
+    this.#ensureIndex()
+    return this.#index.has(trackId)
+  }
+
+  get trackCount(): number {
+    this.#ensureIndex()
+    return this.#index.trackCount
+  }
+
+  trackIds(): IterableIterator<string> {
+    this.#ensureIndex()
+    return this.#index.trackIds()
+  }
+
+  /** Every track and its record, one folder value parsed at a time. */
   *trackEntries(): IterableIterator<[string, TrackRecord]> {
-    for (const [id, json] of this.tracks) yield [id, this.#trackCache.get(id, json)]
+    this.#ensureIndex()
+    // Tracks with several files: the record is chosen once all of them have been seen.
+    const several = new Map<string, FileRef>()
+    for (const key of [...this.#index.folderKeys()]) {
+      const folder = this.#folderOf(key, false)
+      if (folder === undefined) continue
+      const { shared, files } = folder
+      for (const name in files) {
+        const entry = files[name]!
+        const id = entryTrackId(entry, shared)
+        if (this.#index.fileCount(id) === 1) {
+          yield [id, decodeTrackEntry(entry, shared)]
+          continue
+        }
+        const ref = { entry, shared, key }
+        const best = several.get(id)
+        if (best === undefined || precedes(ref, best)) several.set(id, ref)
+      }
+    }
+    for (const [id, { entry, shared }] of several) yield [id, decodeTrackEntry(entry, shared)]
   }
 
-  /** Writes a track record unless an identical one is there (rescans must not churn the document). */
-  putTrack(trackId: string, record: TrackRecord): void {
-    const json = encodeTrack(record)
-    if (this.tracks.get(trackId) === json) return
-    this.tracks.set(trackId, json)
+  /** Track ids holding this content (usually the content id itself). */
+  tracksOfContent(contentId: string): string[] {
+    this.#ensureIndex()
+    return this.#index.tracksOfContent(contentId)
   }
 
-  /** contentId -> trackId for every track; build once per scan, not per file. */
-  contentIndex(): Map<string, string> {
-    const index = new Map<string, string>()
-    for (const [id, track] of this.trackEntries()) index.set(track.contentId, id)
+  /** Locations of one track on every device. */
+  locationsOf(trackId: string): Location[] {
+    this.#ensureIndex()
+    const out: Location[] = []
+    for (const key of new Set(this.#index.holders(trackId))) {
+      const { deviceId, folder } = parseFolderKey(key)
+      const { shared, files } = this.#folderOf(key) ?? NO_FOLDER
+      for (const name in files) {
+        if (entryTrackId(files[name]!, shared) === trackId)
+          out.push({ device: deviceId, path: folder + name })
+      }
+    }
+    return out.length > 1 ? out.sort(compareLocations) : out
+  }
+
+  /** Paths at which `deviceId` holds the track. */
+  pathsOn(trackId: string, deviceId: string): string[] {
+    return this.locationsOf(trackId)
+      .filter((l) => l.device === deviceId)
+      .map((l) => l.path)
+  }
+
+  /** Every location of every track, grouped by track, in one pass over the folders. */
+  locationIndex(): Map<string, Location[]> {
+    this.#ensureIndex()
+    const index = new Map<string, Location[]>()
+    for (const key of [...this.#index.folderKeys()]) {
+      const { deviceId, folder } = parseFolderKey(key)
+      const { shared, files } = this.#folderOf(key, false) ?? NO_FOLDER
+      for (const name in files) {
+        const id = entryTrackId(files[name]!, shared)
+        const location = { device: deviceId, path: folder + name }
+        const list = index.get(id)
+        if (list === undefined) index.set(id, [location])
+        else list.push(location)
+      }
+    }
+    for (const list of index.values()) if (list.length > 1) list.sort(compareLocations)
     return index
   }
+
+  /** Files that hold the track, on every device. */
+  fileCount(trackId: string): number {
+    this.#ensureIndex()
+    return this.#index.fileCount(trackId)
+  }
+
+  /** How many files `deviceId` holds, how many distinct tracks they are, and their size (no parsing). */
+  holdingsOf(deviceId: string): { files: number; tracks: number; bytes: number } {
+    return this.holdings().get(deviceId) ?? { files: 0, tracks: 0, bytes: 0 }
+  }
+
+  /** Per device: the files it holds, the distinct tracks among them, and their total size. */
+  holdings(): Map<string, { files: number; tracks: number; bytes: number }> {
+    this.#ensureIndex()
+    const perDevice = new Map<string, { files: number; tracks: Set<string>; bytes: number }>()
+    for (const key of this.#index.folderKeys()) {
+      const deviceId = key.slice(0, key.indexOf(':'))
+      let held = perDevice.get(deviceId)
+      if (held === undefined) {
+        held = { files: 0, tracks: new Set(), bytes: 0 }
+        perDevice.set(deviceId, held)
+      }
+      held.bytes += this.#index.bytesIn(key)
+      for (const id of this.#index.tracksIn(key)) {
+        held.files++
+        held.tracks.add(id)
+      }
+    }
+    const out = new Map<string, { files: number; tracks: number; bytes: number }>()
+    for (const [deviceId, held] of perDevice)
+      out.set(deviceId, { files: held.files, tracks: held.tracks.size, bytes: held.bytes })
+    return out
+  }
+
+  /** contentId -> trackId for every file; build once per scan, not per file. */
+  contentIndex(): Map<string, string> {
+    this.#ensureIndex()
+    const index = new Map<string, string>()
+    for (const key of [...this.#index.folderKeys()]) {
+      const { shared, files } = this.#folderOf(key, false) ?? NO_FOLDER
+      for (const name in files) {
+        const entry = files[name]!
+        index.set(entryContentId(entry, shared), entryTrackId(entry, shared))
+      }
+    }
+    return index
+  }
+
+  // ---------------------------------------------------------------------------------------------
+  // Covers and devices
+  // ---------------------------------------------------------------------------------------------
 
   getCover(coverId: string): CoverRecord | undefined {
     const json = this.covers.get(coverId)
@@ -93,57 +296,119 @@ export class Catalog {
     if (!this.covers.has(coverId)) this.covers.set(coverId, JSON.stringify(record))
   }
 
-  /** Paths at which `deviceId` holds the track. */
-  pathsOn(trackId: string, deviceId: string): string[] {
-    const key = locationKey(trackId, deviceId)
-    const json = this.locations.get(key)
-    return json === undefined ? [] : this.#pathsCache.get(key, json)
-  }
-
-  addLocation(trackId: string, deviceId: string, path: string): void {
-    const paths = this.pathsOn(trackId, deviceId)
-    if (paths.includes(path)) return
-    this.locations.set(locationKey(trackId, deviceId), JSON.stringify([...paths, path].sort()))
-  }
-
-  removeLocation(trackId: string, deviceId: string, path: string): void {
-    const paths = this.pathsOn(trackId, deviceId)
-    if (!paths.includes(path)) return
-    const rest = paths.filter((p) => p !== path)
-    if (rest.length === 0) this.locations.delete(locationKey(trackId, deviceId))
-    else this.locations.set(locationKey(trackId, deviceId), JSON.stringify(rest))
-  }
-
-  /** Every location of every track, grouped by track, in one pass over the map. */
-  locationIndex(): Map<string, Location[]> {
-    const index = new Map<string, Location[]>()
-    for (const [key, json] of this.locations) {
-      const { trackId, deviceId } = parseLocationKey(key)
-      const paths = this.#pathsCache.get(key, json)
-      let list = index.get(trackId)
-      if (list === undefined) {
-        list = []
-        index.set(trackId, list)
-      }
-      for (const path of paths) list.push({ device: deviceId, path })
-    }
-    return index
-  }
-
-  /** Locations of one track: one lookup per device of the library, not a pass over all locations. */
-  locationsOf(trackId: string): Location[] {
-    const out: Location[] = []
-    for (const deviceId of this.devices.keys()) {
-      for (const path of this.pathsOn(trackId, deviceId)) out.push({ device: deviceId, path })
-    }
-    return out
-  }
-
   putDevice(deviceId: string, record: DeviceRecord): void {
     const existing = this.devices.get(deviceId)
     if (existing !== undefined && sameJson(existing, record)) return
     this.devices.set(deviceId, record)
   }
+
+  // ---------------------------------------------------------------------------------------------
+  // Internals
+  // ---------------------------------------------------------------------------------------------
+
+  #ensureIndex(): void {
+    if (this.#indexed) return
+    this.#indexed = true
+    for (const key of this.files.keys()) this.#reindexStored(key)
+  }
+
+  #reindexStored(key: string): void {
+    if (this.#staged.has(key)) return // the staged entries are indexed; the flush writes them
+    const json = this.files.get(key)
+    if (json === this.#indexedJson.get(key)) return
+    if (json === undefined) {
+      this.#indexedJson.delete(key)
+      this.#index.setFolder(key, undefined)
+    } else {
+      this.#indexedJson.set(key, json)
+      this.#index.setFolder(key, parseFolder(json))
+    }
+  }
+
+  /** A folder's files: staged ones, or parsed from the map (cached when `cache`). */
+  #folderOf(key: string, cache = true): Folder | undefined {
+    const staged = this.#staged.get(key)
+    if (staged !== undefined) return { shared: undefined, files: staged }
+    const json = this.files.get(key)
+    if (json === undefined) return undefined
+    const hit = this.#parsed.get(key)
+    if (hit !== undefined && hit.json === json) {
+      // Refresh its place in the LRU order.
+      this.#parsed.delete(key)
+      this.#parsed.set(key, hit)
+      return hit.folder
+    }
+    const folder = parseFolder(json)
+    if (cache) {
+      this.#parsed.set(key, { json, folder })
+      if (this.#parsed.size > PARSED_FOLDERS) this.#parsed.delete(this.#parsed.keys().next().value!)
+    }
+    return folder
+  }
+
+  /** A mutable copy of the folder's entries, written at the end of the transaction. */
+  #stage(key: string): FolderEntries {
+    this.#ensureIndex()
+    let entries = this.#staged.get(key)
+    if (entries === undefined) {
+      entries = {}
+      const { shared, files } = this.#folderOf(key, false) ?? NO_FOLDER
+      for (const name in files)
+        entries[name] = shared === undefined ? files[name]! : { ...shared, ...files[name] }
+      this.#staged.set(key, entries)
+    }
+    return entries
+  }
+
+  #flush(): void {
+    for (const [key, entries] of this.#staged) {
+      this.#staged.delete(key)
+      if (Object.keys(entries).length === 0) {
+        if (this.files.has(key)) this.files.delete(key)
+        this.#indexedJson.delete(key)
+        continue
+      }
+      const json = encodeFolder(entries)
+      this.#indexedJson.set(key, json)
+      if (this.files.get(key) !== json) this.files.set(key, json)
+    }
+  }
+
+  #primaryEntry(trackId: string): FileRef | undefined {
+    this.#ensureIndex()
+    let best: FileRef | undefined
+    for (const key of new Set(this.#index.holders(trackId))) {
+      const { shared, files } = this.#folderOf(key) ?? NO_FOLDER
+      for (const name in files) {
+        const entry = files[name]!
+        if (entryTrackId(entry, shared) !== trackId) continue
+        const ref = { entry, shared, key }
+        if (best === undefined || precedes(ref, best)) best = ref
+      }
+    }
+    return best
+  }
+}
+
+const NO_FOLDER: Folder = { shared: undefined, files: {} }
+
+/** One file's entry, where it was found. */
+interface FileRef {
+  entry: TrackEntry
+  shared: TrackEntry | undefined
+  key: string
+}
+
+/** Which of two files' records stands for their track: the older one, then the smaller folder key. */
+function precedes(a: FileRef, b: FileRef): boolean {
+  const byAge = entryAddedAt(a.entry, a.shared) - entryAddedAt(b.entry, b.shared)
+  return byAge < 0 || (byAge === 0 && a.key < b.key)
+}
+
+/** Locations in a stable order on every device: by device, then path. */
+function compareLocations(a: Location, b: Location): number {
+  if (a.device !== b.device) return a.device < b.device ? -1 : 1
+  return a.path < b.path ? -1 : a.path > b.path ? 1 : 0
 }
 
 function sameJson(a: unknown, b: unknown): boolean {

@@ -1,4 +1,4 @@
-export { Catalog } from './catalog.ts'
+export { Catalog, CatalogSchemaError } from './catalog.ts'
 export {
   type BatchOp,
   LevelCatalogStore,
@@ -6,8 +6,14 @@ export {
   type RootLevel,
   StoreClosedError,
 } from './persistence/level-store.ts'
-export { decodeTrack, encodeTrack } from './record-codec.ts'
 export * from './schema.ts'
+export {
+  decodeFolder,
+  decodeTrackEntry,
+  encodeFolder,
+  encodeTrackEntry,
+  type TrackEntry,
+} from './track-codec.ts'
 export {
   applyEdits,
   checkEditValue,

@@ -1,6 +1,6 @@
 import * as Y from 'yjs'
 import { Catalog } from './catalog.ts'
-import { ParseCache } from './record-codec.ts'
+import { ParseCache } from './parse-cache.ts'
 import type { TrackRecord } from './schema.ts'
 
 /**

@@ -57,6 +57,26 @@ it('compacts many updates into one snapshot without losing any', async () => {
   await db2.close()
 })
 
+it('gives the stored snapshot and updates, which rebuild the document, pending changes included', async () => {
+  const db = openDb()
+  const doc = new Y.Doc()
+  const store = await LevelCatalogStore.open(db, doc, { compactAfterUpdates: 5, compactDelayMs: 0 })
+  for (let i = 0; i < 8; i++) {
+    doc.getMap('tracks').set(`t${i}`, i)
+    await store.flush()
+  }
+  doc.getMap('tracks').delete('t3')
+  doc.getMap('tracks').set('pending', 'not flushed yet')
+  const parts = await store.storedState()
+  expect(parts.length).toBeGreaterThan(1) // a snapshot and the updates after it
+  const copy = new Y.Doc()
+  for (const part of parts) Y.applyUpdate(copy, part)
+  expect(copy.getMap('tracks').toJSON()).toEqual(doc.getMap('tracks').toJSON())
+  expect(copy.getMap('tracks').has('t3')).toBe(false)
+  await store.close()
+  await db.close()
+})
+
 it('writes extra operations in the same atomic batch as the update', async () => {
   const db = openDb()
   const doc = new Y.Doc()

@@ -66,8 +66,7 @@ function record(title: string, extra: Partial<TrackRecord> = {}): TrackRecord {
 function twoDevices() {
   const a = device()
   const b = device()
-  a.catalog.putTrack('t1', record('Original'))
-  a.catalog.addLocation('t1', 'dev-a', '/music/t1.mp3')
+  a.catalog.putFile('dev-a', '/music/t1.mp3', 't1', record('Original'))
   sync(a.doc, b.doc)
   return { a, b }
 }
@@ -104,7 +103,7 @@ describe('edits', () => {
     const { a, b } = twoDevices()
     b.user.setEdits('t1', { title: 'Mine', album: null, trackNo: null })
     sync(a.doc, b.doc)
-    a.catalog.putTrack('t1', record('Retagged', { trackNo: 7, discNo: 2 }))
+    a.catalog.putFile('dev-a', '/music/t1.mp3', 't1', record('Retagged', { trackNo: 7, discNo: 2 }))
     sync(a.doc, b.doc)
     const t = listTracks(b.catalog)[0]!
     expect(t).toMatchObject({ title: 'Mine', album: null, trackNo: null, discNo: 2 })
@@ -288,7 +287,7 @@ it('converges among three devices whatever order the updates arrive in', () => {
   const a = device()
   const b = device()
   const c = device()
-  a.catalog.putTrack('t1', record('One'))
+  a.catalog.putFile('dev-a', '/music/t1.mp3', 't1', record('One'))
   const id = a.user.createPlaylist('P')
   sync(a.doc, b.doc, c.doc)
   a.user.setEdit('t1', 'title', 'A')

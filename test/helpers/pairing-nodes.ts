@@ -36,6 +36,8 @@ export interface PairingPeerOptions {
   strangerConnectionTtlMs?: number
   /** Also run catalog sync, allowing members only (its library id is fixed at start). */
   catalogSync?: boolean
+  /** Send joiners every update the catalog has had, as a store would, instead of one encoded state. */
+  sendStoredUpdates?: boolean
 }
 
 /**
@@ -46,6 +48,8 @@ export async function startPairingPeer(options: PairingPeerOptions): Promise<Pai
   const privateKey = await generateKeyPair('Ed25519')
   const id = peerIdFromPrivateKey(privateKey).toString()
   const catalog = new Catalog()
+  const history: Uint8Array[] = []
+  catalog.doc.on('update', (update: Uint8Array) => history.push(update))
   catalog.initLibrary(randomBytes(8).toString('hex'))
   catalog.putDevice(id, { name: options.name, addedAt: Date.now() })
   const membership = new Membership({ catalog, selfId: id })
@@ -66,6 +70,7 @@ export async function startPairingPeer(options: PairingPeerOptions): Promise<Pai
         invites,
         gater,
         deviceName: options.name,
+        ...(options.sendStoredUpdates === true ? { catalogState: async () => [...history] } : {}),
         ...(options.throttle === undefined ? {} : { throttle: options.throttle }),
         ...(options.strangerConnectionTtlMs === undefined
           ? {}
@@ -103,7 +108,7 @@ export async function stopPairingPeer(peer: PairingPeer): Promise<void> {
 export function putTracks(catalog: Catalog, count: number): void {
   catalog.transact(() => {
     for (let i = 0; i < count; i++) {
-      catalog.putTrack(`track-${i}`, {
+      catalog.putFile('dev-test', `/music/track-${i}.flac`, `track-${i}`, {
         contentId: `content-${i}`,
         size: 1000 + i,
         mediaType: 'audio',

@@ -75,7 +75,7 @@ describe('pairing', () => {
     const libraryId = inviter.catalog.libraryId!
     expect(result).toEqual({ libraryId, inviterPeerId: inviter.id, inviterName: 'living room' })
     expect(joiner.catalog.libraryId).toBe(libraryId)
-    expect(joiner.catalog.tracks.size).toBe(5)
+    expect(joiner.catalog.trackCount).toBe(5)
     expect(joiner.catalog.getTrack('track-3')?.title).toBe('Title 3')
     expect(deviceIds(inviter)).toEqual([inviter.id, joiner.id].sort())
     expect(deviceIds(joiner)).toEqual(deviceIds(inviter))
@@ -110,8 +110,24 @@ describe('pairing', () => {
     const result = await joiner.pairing.join(typed, { signal: AbortSignal.timeout(20_000) })
     expect(result.inviterPeerId).toBe(inviter.id)
     expect(joiner.catalog.libraryId).toBe(inviter.catalog.libraryId)
-    expect(joiner.catalog.tracks.size).toBe(3)
+    expect(joiner.catalog.trackCount).toBe(3)
     expect(deviceIds(joiner)).toEqual([inviter.id, joiner.id].sort())
+  })
+
+  it('sends the catalog as the updates the inviter has stored, applied in order', async () => {
+    const inviter = await peer('server', { sendStoredUpdates: true })
+    const joiner = await peer('laptop')
+    putTracks(inviter.catalog, 3)
+    inviter.catalog.transact(() => {
+      // Over a chunk, so that a part spans several messages.
+      for (let i = 0; i < 1200; i++) inviter.catalog.covers.set(`c-${i}`, 'y'.repeat(1000))
+    })
+    inviter.catalog.covers.delete('c-7')
+    const invite = await inviter.pairing.createInvite()
+    await joiner.pairing.join(invite.link, { signal: AbortSignal.timeout(20_000) })
+    expect(joiner.catalog.trackCount).toBe(3)
+    expect(joiner.catalog.covers.size).toBe(1199)
+    expect(joiner.catalog.covers.has('c-7')).toBe(false)
   })
 
   it('sends a large catalog in chunks', async () => {
@@ -119,12 +135,12 @@ describe('pairing', () => {
     const joiner = await peer('laptop')
     inviter.catalog.transact(() => {
       // ~3 MB of state: several 1 MiB chunks.
-      for (let i = 0; i < 3000; i++) inviter.catalog.tracks.set(`big-${i}`, 'x'.repeat(1000) + i)
+      for (let i = 0; i < 3000; i++) inviter.catalog.covers.set(`big-${i}`, 'x'.repeat(1000) + i)
     })
     const invite = await inviter.pairing.createInvite()
     await joiner.pairing.join(invite.link, { signal: AbortSignal.timeout(20_000) })
-    expect(joiner.catalog.tracks.size).toBe(3000)
-    expect(joiner.catalog.tracks.get('big-2999')).toBe(`${'x'.repeat(1000)}2999`)
+    expect(joiner.catalog.covers.size).toBe(3000)
+    expect(joiner.catalog.covers.get('big-2999')).toBe(`${'x'.repeat(1000)}2999`)
   })
 
   it('refuses a wrong secret with WrongInviteError and leaves the joiner as it was', async () => {
@@ -281,6 +297,7 @@ describe('pairing', () => {
             inviterName: 'trust me',
             proof: crypto.getRandomValues(new Uint8Array(32)),
             stateBytes: state.length,
+            stateParts: [state.length],
           }),
         )
         await writeMessage(stream, state)

@@ -30,7 +30,10 @@ const UPDATE_RANGE = { gt: UPDATE_PREFIX, lt: 'u0' } // '0' sorts right after '/
 export interface LevelStoreOptions {
   /** Compact once this many updates have piled up since the last snapshot. */
   compactAfterUpdates?: number
-  /** ...or once they hold this many bytes. */
+  /**
+   * ...or once the small ones hold this many bytes. A big update (a whole library received from
+   * another device) loads as fast as a snapshot would; re-encoding it would only cost time and memory.
+   */
   compactAfterBytes?: number
   /**
    * Compact this long after the threshold is crossed, off the write path (0: at once). A device
@@ -100,7 +103,7 @@ export class LevelCatalogStore {
     )
     this.#nextSeq = lastKey === undefined ? 0 : Number.parseInt(lastKey.slice(UPDATE_PREFIX.length), 16) + 1
     this.#updatesSinceSnapshot = updates.length
-    this.#bytesSinceSnapshot = updates.reduce((sum, u) => sum + u.length, 0)
+    this.#bytesSinceSnapshot = smallBytes(updates)
     if (this.#needsCompaction()) await this.compact()
   }
 
@@ -134,9 +137,26 @@ export class LevelCatalogStore {
         throw error
       }
       this.#updatesSinceSnapshot += toWrite.length
-      this.#bytesSinceSnapshot += pendingBytes
+      this.#bytesSinceSnapshot += smallBytes(updates)
       if (this.#needsCompaction()) await this.#scheduleCompaction()
     })
+  }
+
+  /**
+   * The whole catalog as stored: the snapshot and the updates after it, after writing what is
+   * pending. Applied in order to an empty document they give this document's state; reading them is
+   * far cheaper than encoding a big document anew (a device that joins receives these).
+   */
+  storedState(): Promise<Uint8Array[]> {
+    return this.commit().then(() =>
+      this.#enqueue(async () => {
+        const parts: Uint8Array[] = []
+        const snapshot = await this.#db.get(SNAPSHOT_KEY)
+        if (snapshot !== undefined) parts.push(snapshot)
+        for await (const [, value] of this.#db.iterator(UPDATE_RANGE)) parts.push(value)
+        return parts
+      }),
+    )
   }
 
   /** Resolves when every change made so far is on disk. */
@@ -215,18 +235,22 @@ export class LevelCatalogStore {
     })
   }
 
-  #enqueue(task: () => Promise<void>): Promise<void> {
+  #enqueue<T>(task: () => Promise<T>): Promise<T> {
     const run = this.#chain.then(async () => {
       if (this.#closed) throw new StoreClosedError('the catalog store is closed')
       try {
-        await task()
+        const result = await task()
         this.#lastError = undefined
+        return result
       } catch (error) {
         this.#lastError = error instanceof Error ? error : new Error(String(error))
         throw error
       }
     })
-    this.#chain = run.catch(() => {})
+    this.#chain = run.then(
+      () => {},
+      () => {},
+    )
     return run
   }
 }
@@ -237,4 +261,11 @@ export class StoreClosedError extends Error {
 
 function updateKey(seq: number): string {
   return UPDATE_PREFIX + seq.toString(16).padStart(12, '0')
+}
+
+/** Bytes of the updates that are small enough to be worth compacting into a snapshot. */
+function smallBytes(updates: Uint8Array[]): number {
+  let sum = 0
+  for (const update of updates) if (update.length <= MERGE_LIMIT_BYTES) sum += update.length
+  return sum
 }

@@ -105,6 +105,7 @@ export class CloudlessNode {
             invites,
             gater,
             deviceName: () => device.config.deviceName,
+            catalogState: () => device.store.storedState(),
           }),
           blobExchange: blobExchange({
             isMember: (peerId) => membership.isMember(peerId),
@@ -259,8 +260,7 @@ export class CloudlessNode {
       clearInterval(retry)
     })
     later()
-    this.device.catalog.tracks.observe(later)
-    this.device.catalog.locations.observe(later)
+    this.device.catalog.files.observe(later)
     this.libp2p.addEventListener('connection:open', later)
   }
 

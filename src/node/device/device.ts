@@ -58,6 +58,15 @@ export class Device {
     }
     const catalog = new Catalog()
     const store = await LevelCatalogStore.open(db, catalog.doc)
+    try {
+      catalog.checkSchema()
+    } catch (error) {
+      await store.close().catch(() => {})
+      await db.close().catch(() => {})
+      throw new Error(
+        `${(error as Error).message}: it was made by an earlier development version. Move ${layout.home} aside and scan again.`,
+      )
+    }
     const device = new Device({ layout, deviceId, privateKey, db, catalog, store, config })
     device.#registerSelf()
     return device

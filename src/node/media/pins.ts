@@ -1,4 +1,11 @@
-import { type Catalog, listAlbums, listTracks, type TrackView, UserData } from '../../crdt/index.ts'
+import {
+  type Catalog,
+  findTrack,
+  listAlbums,
+  listTracks,
+  type TrackView,
+  UserData,
+} from '../../crdt/index.ts'
 import type { LocalFiles } from './local-file.ts'
 import type { PeerFetcher } from './peer-fetcher.ts'
 import type { PinCachePort } from './ports.ts'
@@ -135,11 +142,12 @@ export class PinManager {
 
   /** Re-queues pinned blobs that are incomplete (after a restart, or when a device comes online). */
   async resume(): Promise<void> {
-    const byContent = new Map<string, TrackView>()
-    for (const t of listTracks(this.#catalog)) byContent.set(t.contentId, t)
+    // Runs on every catalog change: look up only the incomplete pins, never list the whole library.
     for (const pin of this.#cache.pins()) {
-      const track = byContent.get(pin.contentId)
-      if (!pin.complete && track !== undefined) await this.#enqueue(track, pin.label ?? 'pinned')
+      if (pin.complete) continue
+      const trackId = this.#catalog.tracksOfContent(pin.contentId)[0]
+      const track = trackId === undefined ? undefined : findTrack(this.#catalog, trackId)
+      if (track !== undefined) await this.#enqueue(track, pin.label ?? 'pinned')
     }
     this.#pump()
   }

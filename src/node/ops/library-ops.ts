@@ -1,12 +1,5 @@
 import path from 'node:path'
-import {
-  findTrack,
-  listAlbums,
-  listArtists,
-  listTracks,
-  type MediaType,
-  type TrackView,
-} from '../../crdt/index.ts'
+import { findTrack, librarySummary, listTracks, type MediaType, type TrackView } from '../../crdt/index.ts'
 import { type ScanReport, scan } from '../scanner/scanner.ts'
 import { defineOp } from './op.ts'
 
@@ -21,7 +14,7 @@ export const scanOp = defineOp<{ roots: string[] }, ScanReport>({
   },
 })
 
-export const tracksOp = defineOp<{ includeMissing?: boolean; mediaType?: MediaType }, TrackView[]>({
+export const tracksOp = defineOp<{ mediaType?: MediaType }, TrackView[]>({
   name: 'tracks',
   async run({ device }, args) {
     return listTracks(device.catalog, args)
@@ -45,21 +38,20 @@ export interface StatusResult {
 export const statusOp = defineOp<Record<string, never>, StatusResult>({
   name: 'status',
   async run({ device }) {
-    const tracks = listTracks(device.catalog)
-    const audio = tracks.filter((t) => t.mediaType === 'audio')
-    const here = tracks.filter((t) => t.locations.some((l) => l.device === device.deviceId))
+    const summary = librarySummary(device.catalog)
+    const here = device.catalog.holdingsOf(device.deviceId)
     return {
       device: { id: device.deviceId, name: device.config.deviceName },
       home: device.layout.home,
       libraryId: device.catalog.libraryId ?? null,
       roots: device.config.roots,
       devices: device.catalog.devices.size,
-      tracks: audio.length,
-      videos: tracks.length - audio.length,
-      albums: listAlbums(audio).length,
-      artists: listArtists(audio).length,
+      tracks: summary.tracks,
+      videos: summary.videos,
+      albums: summary.albums,
+      artists: summary.artists,
       covers: device.catalog.covers.size,
-      onThisDevice: { tracks: here.length, bytes: here.reduce((sum, t) => sum + t.size, 0) },
+      onThisDevice: { tracks: here.tracks, bytes: here.bytes },
     }
   },
 })

@@ -64,7 +64,7 @@ export const joinOp = defineOp<{ invite: string; timeoutMs?: number }, JoinResul
     return {
       libraryId: joined.libraryId,
       inviter: { peerId: joined.inviterPeerId, name: joined.inviterName },
-      tracks: node.device.catalog.tracks.size,
+      tracks: node.device.catalog.trackCount,
       syncMs: Math.round(performance.now() - started),
     }
   },
@@ -81,7 +81,7 @@ export interface DeviceListItem {
   addresses: string[]
   /** How this device reaches it now, when connected. */
   connection: { address: string; direction: string } | null
-  holds: { files: number; bytes: number }
+  holds: { files: number; tracks: number; bytes: number }
 }
 
 export const devicesOp = defineOp<Record<string, never>, DeviceListItem[]>({
@@ -89,17 +89,7 @@ export const devicesOp = defineOp<Record<string, never>, DeviceListItem[]>({
   async run(ctx) {
     const node = ctx.node as CloudlessNode | undefined
     const { catalog, deviceId } = ctx.device
-    const holds = new Map<string, { files: number; bytes: number }>()
-    for (const [key, json] of catalog.locations) {
-      const slash = key.indexOf('/')
-      const device = key.slice(slash + 1)
-      const track = catalog.getTrack(key.slice(0, slash))
-      const entry = holds.get(device) ?? { files: 0, bytes: 0 }
-      const paths = (JSON.parse(json) as string[]).length
-      entry.files += paths
-      entry.bytes += (track?.size ?? 0) * paths
-      holds.set(device, entry)
-    }
+    const holds = catalog.holdings()
     const out: DeviceListItem[] = []
     for (const [id, record] of catalog.devices) {
       const self = id === deviceId
@@ -115,7 +105,7 @@ export const devicesOp = defineOp<Record<string, never>, DeviceListItem[]>({
         addedAt: record.addedAt,
         addresses: record.addresses ?? [],
         connection: connection ?? null,
-        holds: holds.get(id) ?? { files: 0, bytes: 0 },
+        holds: holds.get(id) ?? { files: 0, tracks: 0, bytes: 0 },
       })
     }
     return out.sort((a, b) => Number(b.self) - Number(a.self) || a.addedAt - b.addedAt)

@@ -6,7 +6,6 @@ import {
   InvalidUserDataError,
   isEditableField,
   listPlaylists,
-  listTracks,
   MAX_RATING,
   type PlaylistView,
   playlistView,
@@ -59,8 +58,8 @@ function describeTrack(catalog: Catalog, id: string): string {
 /** The full id of a track of the catalog. */
 export function resolveTrackId(catalog: Catalog, given: string): string {
   checkText(given, 'track')
-  if (catalog.tracks.has(given)) return given
-  return resolvePrefix(given, catalog.tracks.keys(), 'track', (id) => describeTrack(catalog, id))
+  if (catalog.hasTrack(given)) return given
+  return resolvePrefix(given, catalog.trackIds(), 'track', (id) => describeTrack(catalog, id))
 }
 
 /** The full id of a playlist given by id, id prefix or exact name (case-insensitive). */
@@ -181,12 +180,8 @@ export const playlistShowOp = defineOp<{ playlist: string }, PlaylistDetail>({
   async run({ device }, args) {
     const catalog = device.catalog
     const view = viewOf(catalog, resolvePlaylistId(catalog, args.playlist))
-    const wanted = new Set(view.trackIds)
-    const tracks = new Map(
-      listTracks(catalog, { includeMissing: true })
-        .filter((t) => wanted.has(t.id))
-        .map((t) => [t.id, t]),
-    )
+    const tracks = new Map<string, TrackView | undefined>()
+    for (const id of view.trackIds) if (!tracks.has(id)) tracks.set(id, findTrack(catalog, id))
     const items = view.trackIds.map((trackId, i) => ({
       position: i + 1,
       trackId,

@@ -159,10 +159,6 @@ export async function scan(
 
     async function readAndApply(): Promise<void> {
       const contentIndex = target.catalog.contentIndex()
-      // Locations per track on all devices, kept up to date during the scan (the catalog lookup is O(n)).
-      const locationCounts = new Map<string, number>()
-      for (const [trackId, list] of target.catalog.locationIndex()) locationCounts.set(trackId, list.length)
-      const locationCount = (trackId: string) => locationCounts.get(trackId) ?? 0
       const folderArtCache = new Map<string, Promise<ReadResult['cover']>>()
       const coverFromFolder = (artPath: string) => {
         let pending = folderArtCache.get(artPath)
@@ -220,8 +216,12 @@ export async function scan(
 
       const applyResult = (result: ReadResult, previous: FileIndexEntry | undefined, ops: BatchOp[]) => {
         const { file, outcome } = result
+        const { catalog, deviceId } = target
         const stat = { size: file.size, mtimeMs: file.mtimeMs, ino: file.ino }
-        if (previous?.trackId !== undefined) removeLocation(previous.trackId, file.path)
+        // What the file held before, read before its entry is dropped (a retagged file keeps its track).
+        const previousRecord =
+          previous?.trackId === undefined ? undefined : catalog.getTrack(previous.trackId)
+        catalog.removeFile(deviceId, file.path)
         if (outcome.kind === 'skipped') {
           skipped.push({ path: file.path, reason: outcome.reason })
           // A file that changed while being read is not remembered, so the next scan reads it again.
@@ -230,16 +230,17 @@ export async function scan(
           else ops.push(fileIndex.delOp(file.path))
           return
         }
-        const { catalog, deviceId } = target
         let trackId = contentIndex.get(outcome.contentId)
+        let existing = trackId === undefined ? undefined : catalog.getTrack(trackId)
         let isNew = false
-        if (trackId === undefined) {
-          // New content. If it replaced the content of a track that no device holds any more (a retagged
+        if (trackId === undefined || existing === undefined) {
+          // New content. If it replaced the content of a track that no file holds any more (a retagged
           // file), the track keeps its id, and with it its favourites, ratings and play counts.
           const reusable = previous?.trackId
-          if (reusable !== undefined && locationCount(reusable) === 0 && catalog.getTrack(reusable)) {
+          if (reusable !== undefined && previousRecord !== undefined && catalog.fileCount(reusable) === 0) {
             trackId = reusable
-            contentIndex.delete(catalog.getTrack(reusable)!.contentId)
+            existing = previousRecord
+            contentIndex.delete(previousRecord.contentId)
             counts.updated++
           } else {
             trackId = outcome.contentId
@@ -247,36 +248,25 @@ export async function scan(
             counts.added++
           }
           contentIndex.set(outcome.contentId, trackId)
-          if (result.cover !== null) catalog.putCover(result.cover.id, result.cover.record)
-          const addedAt = catalog.getTrack(trackId)?.addedAt ?? now()
-          catalog.putTrack(
-            trackId,
-            buildTrackRecord({
-              path: file.path,
-              root: file.root,
-              contentId: outcome.contentId,
-              size: outcome.size,
-              tags: outcome.tags,
-              cover: result.cover?.id ?? null,
-              addedAt,
-            }),
-          )
-        } else if (previous === undefined && locationCount(trackId) === 0) {
-          counts.added++ // a track that had gone missing is back
         }
-        if (!catalog.pathsOn(trackId, deviceId).includes(file.path)) {
-          catalog.addLocation(trackId, deviceId, file.path)
-          locationCounts.set(trackId, locationCount(trackId) + 1)
-        }
+        if (result.cover !== null) catalog.putCover(result.cover.id, result.cover.record)
+        catalog.putFile(
+          deviceId,
+          file.path,
+          trackId,
+          buildTrackRecord({
+            path: file.path,
+            root: file.root,
+            contentId: outcome.contentId,
+            size: outcome.size,
+            tags: outcome.tags,
+            cover: result.cover?.id ?? null,
+            addedAt: existing?.addedAt ?? now(),
+          }),
+        )
         if (isNew || previous?.contentId !== outcome.contentId)
           ops.push(manifests.putOp(outcome.contentId, outcome.manifest))
         ops.push(fileIndex.putOp(file.path, { ...stat, trackId, contentId: outcome.contentId }))
-      }
-
-      const removeLocation = (trackId: string, filePath: string) => {
-        if (!target.catalog.pathsOn(trackId, target.deviceId).includes(filePath)) return
-        target.catalog.removeLocation(trackId, target.deviceId, filePath)
-        locationCounts.set(trackId, locationCount(trackId) - 1)
       }
 
       const concurrency = Math.max(1, options.concurrency ?? (pool === null ? 4 : pool.size * 4))
@@ -313,8 +303,8 @@ export async function scan(
         target.catalog.transact(() => {
           for (const [filePath, entry] of gone) {
             if (entry.trackId !== undefined) {
-              removeLocation(entry.trackId, filePath)
-              if (locationCount(entry.trackId) === 0) counts.removed++
+              target.catalog.removeFile(target.deviceId, filePath)
+              if (target.catalog.fileCount(entry.trackId) === 0) counts.removed++
             }
             ops.push(fileIndex.delOp(filePath))
           }
@@ -331,7 +321,7 @@ export async function scan(
         bytesRead: progress.bytesDone,
         unchanged,
         ...counts,
-        tracks: countTracksOn(target.catalog, target.deviceId),
+        tracks: target.catalog.holdingsOf(target.deviceId).tracks,
         skipped: skipped.sort((a, b) => (a.path < b.path ? -1 : a.path > b.path ? 1 : 0)),
         durationMs: Math.round(performance.now() - started),
       }
@@ -362,11 +352,4 @@ async function goneFiles(
     }
   }
   return gone
-}
-
-function countTracksOn(catalog: Catalog, deviceId: string): number {
-  const suffix = `/${deviceId}`
-  let count = 0
-  for (const key of catalog.locations.keys()) if (key.endsWith(suffix)) count++
-  return count
 }

@@ -105,8 +105,11 @@ beforeAll(async () => {
     // Two tracks whose ids share a prefix, to see an ambiguous prefix refused.
     const sample = device.catalog.trackEntries().next().value![1]
     for (const id of ['zzzz2aaaaaaa', 'zzzz2bbbbbbb']) {
-      device.catalog.putTrack(id, { ...sample, contentId: id, title: `Twin ${id.slice(5, 6)}` })
-      device.catalog.addLocation(id, device.deviceId, path.join(FIXTURE_LIBRARY, `${id}.mp3`))
+      device.catalog.putFile(device.deviceId, path.join(FIXTURE_LIBRARY, `${id}.mp3`), id, {
+        ...sample,
+        contentId: id,
+        title: `Twin ${id.slice(5, 6)}`,
+      })
     }
     UserData.of(device.catalog).recordPlay(sample.contentId, device.deviceId)
   } finally {

@@ -1,5 +1,4 @@
 import { callNodeOp, findRunningNode } from '../../control/client.ts'
-import { CloudlessNode } from '../../daemon/node.ts'
 import { createLogger } from '../../log.ts'
 import { type JoinResult, joinOp } from '../../ops/network-ops.ts'
 import type { Command } from '../command.ts'
@@ -28,6 +27,9 @@ Options:
     if (running !== undefined)
       result = await callNodeOp<JoinResult>(running, joinOp.name, { invite }, ctx.signal)
     else {
+      // Loaded only here: libp2p and its transports take a while to import, and a running node
+      // (the usual case) does not need them in this process.
+      const { CloudlessNode } = await import('../../daemon/node.ts')
       const node = await CloudlessNode.start({
         home: ctx.home,
         log: createLogger('warn', ctx.stderr),

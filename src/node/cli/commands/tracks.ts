@@ -7,27 +7,25 @@ import { cell, formatDuration, printJson, println } from '../output.ts'
 export const tracksCommand: Command = {
   name: 'tracks',
   summary: 'List the tracks and videos of the library',
-  usage: `Usage: cloudless tracks [--videos | --audio] [--missing] [--json]
+  usage: `Usage: cloudless tracks [--videos | --audio] [--json]
 
 Lists every track of the library, on any device, sorted by album artist, album, disc and track.
 
 Options:
   --audio        only music
   --videos       only videos
-  --missing      also list tracks that no device holds any more
   --json         print a JSON array (id, title, artists, album, ..., locations)
   --home <dir>   this device's data folder
   -h, --help     show this help`,
   options: {
     audio: { type: 'boolean' },
     videos: { type: 'boolean' },
-    missing: { type: 'boolean' },
   },
   async run(ctx) {
     if (ctx.values.audio && ctx.values.videos) throw new UsageError('--audio and --videos exclude each other')
     {
       const mediaType = ctx.values.audio ? 'audio' : ctx.values.videos ? 'video' : undefined
-      const tracks = await runOp(ctx, tracksOp, { includeMissing: ctx.values.missing === true, mediaType })
+      const tracks = await runOp(ctx, tracksOp, { mediaType })
       if (ctx.json) {
         printJson(ctx, tracks)
         return EXIT_OK

@@ -30,6 +30,12 @@ export interface PairingInit {
   gater: Pick<AccessGater, 'expectOutbound'>
   /** This device's name, as told to the other side. */
   deviceName: string | (() => string)
+  /**
+   * The catalog as Yjs updates that together hold all of it, for a device that joins (default: the
+   * document encoded anew). A node passes what its store holds: reading that is much cheaper than
+   * encoding a big catalog.
+   */
+  catalogState?: (signal: AbortSignal) => Promise<Uint8Array[]>
   /** Addresses put into invites (default: the node's own addresses, from its address manager). */
   inviteAddresses?: () => string[]
   /** Delays after failed attempts (defaults: 0.5 s doubling to 30 s). */

@@ -9,8 +9,11 @@ import { INVITE_ID_BYTES, PROOF_BYTES } from './proofs.ts'
  *   joiner -> inviter   Join     varUint 1, varUint8Array invite id (8), varString device name,
  *                                varUint8Array proof (32)
  *   inviter -> joiner   Accept   varUint 2, varString library id, varString inviter name,
- *                                varUint8Array accept proof (32), varUint catalog state bytes
- *                       then the catalog state (Y.encodeStateAsUpdate) in messages of ≤ 1 MiB
+ *                                varUint8Array accept proof (32), varUint catalog state bytes,
+ *                                varUint part count, varUint length of each part
+ *                       then the catalog state in messages of ≤ 1 MiB: Yjs updates (the parts), one
+ *                       after another, that together hold the whole catalog (the inviter sends what it
+ *                       has stored rather than encoding its state anew)
  *                or     Refuse   varUint 3, varString reason code, varString message
  *
  * Then both close. The state is split because a big catalog is ~30 MB and stream buffers hold 4 MiB.
@@ -43,6 +46,8 @@ export interface AcceptReply {
   inviterName: string
   proof: Uint8Array
   stateBytes: number
+  /** Lengths of the Yjs updates that make up the state, in order; they add up to stateBytes. */
+  stateParts: number[]
 }
 
 export interface RefuseReply {
@@ -58,6 +63,8 @@ export class MalformedMessageError extends Error {
 }
 
 const MAX_LIBRARY_ID_LENGTH = 256
+/** A stored catalog is one snapshot and at most a few hundred updates (level-store.ts compacts). */
+export const MAX_STATE_PARTS = 10_000
 const MAX_REFUSAL_TEXT_LENGTH = 1024
 /** Names are cut to MAX_DEVICE_NAME_LENGTH after decoding; longer ones on the wire are garbage. */
 const MAX_WIRE_NAME_LENGTH = 1024
@@ -93,6 +100,8 @@ export function encodeAccept(reply: Omit<AcceptReply, 'kind'>): Uint8Array {
   encoding.writeVarString(encoder, reply.inviterName)
   encoding.writeVarUint8Array(encoder, reply.proof)
   encoding.writeVarUint(encoder, reply.stateBytes)
+  encoding.writeVarUint(encoder, reply.stateParts.length)
+  for (const length of reply.stateParts) encoding.writeVarUint(encoder, length)
   return encoding.toUint8Array(encoder)
 }
 
@@ -116,7 +125,18 @@ export function decodeReply(bytes: Uint8Array): Reply {
       const proof = decoding.readVarUint8Array(decoder).slice()
       if (proof.length !== PROOF_BYTES) throw new MalformedMessageError('proof has the wrong length')
       const stateBytes = decoding.readVarUint(decoder)
-      return { kind, libraryId, inviterName, proof, stateBytes }
+      const partCount = decoding.readVarUint(decoder)
+      if (partCount > MAX_STATE_PARTS) throw new MalformedMessageError(`too many state parts (${partCount})`)
+      const stateParts: number[] = []
+      let sum = 0
+      for (let i = 0; i < partCount; i++) {
+        const length = decoding.readVarUint(decoder)
+        stateParts.push(length)
+        sum += length
+      }
+      if (sum !== stateBytes)
+        throw new MalformedMessageError(`state parts add up to ${sum} bytes, announced ${stateBytes}`)
+      return { kind, libraryId, inviterName, proof, stateBytes, stateParts }
     }
     if (kind === MessageKind.Refuse) {
       const reason = decoding.readVarString(decoder).slice(0, 64)

@@ -315,7 +315,13 @@ export class PairingService extends TypedEventEmitter<PairingEvents> implements 
 
     const { catalog } = this.#init
     try {
-      Y.applyUpdate(catalog.doc, state, PAIRING_ORIGIN)
+      catalog.transact(() => {
+        let offset = 0
+        for (const length of reply.stateParts) {
+          Y.applyUpdate(catalog.doc, state.subarray(offset, offset + length), PAIRING_ORIGIN)
+          offset += length
+        }
+      }, PAIRING_ORIGIN)
     } catch (err) {
       throw new PairingProtocolError(`the catalog from ${inviter} cannot be applied`, { cause: err })
     }
@@ -387,7 +393,10 @@ export class PairingService extends TypedEventEmitter<PairingEvents> implements 
       await stream.close({ signal })
       return
     }
-    const state = Y.encodeStateAsUpdate(this.#init.catalog.doc)
+    const parts =
+      this.#init.catalogState === undefined
+        ? [Y.encodeStateAsUpdate(this.#init.catalog.doc)]
+        : await this.#init.catalogState(signal)
     const proof = await acceptProof(verdict.secret, peer, this.#selfId, verdict.libraryId)
     await writeMessage(
       stream,
@@ -395,12 +404,15 @@ export class PairingService extends TypedEventEmitter<PairingEvents> implements 
         libraryId: verdict.libraryId,
         inviterName: this.#deviceName(),
         proof,
-        stateBytes: state.length,
+        stateBytes: parts.reduce((sum, part) => sum + part.length, 0),
+        stateParts: parts.map((part) => part.length),
       }),
       { signal },
     )
-    for (let offset = 0; offset < state.length; offset += STATE_CHUNK_BYTES) {
-      await writeMessage(stream, state.subarray(offset, offset + STATE_CHUNK_BYTES), { signal })
+    for (const part of parts) {
+      for (let offset = 0; offset < part.length; offset += STATE_CHUNK_BYTES) {
+        await writeMessage(stream, part.subarray(offset, offset + STATE_CHUNK_BYTES), { signal })
+      }
     }
     await stream.close({ signal })
     this.#log('paired with %s (%s)', peer, verdict.name)
