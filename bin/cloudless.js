@@ -12,4 +12,21 @@ if (major < 22 || (major === 22 && minor < 18) || typeof Promise.withResolvers !
   )
   process.exit(1)
 }
+
+// The node (`cloudless start`, and `npm start` with no command) runs for days: it runs with V8's
+// --optimize-for-size, which keeps a node holding a 100k-track catalog at ~230 MB instead of ~360 MB
+// (V8 otherwise lets the heap grow to several times the live data between full collections). V8
+// flags must be given at start (set at run time they corrupted the heap here), so the process
+// replaces itself, keeping its pid, with one started with the flag.
+const SMALL_HEAP = '--optimize-for-size'
+const firstWord = process.argv.slice(2).find((arg) => !arg.startsWith('-'))
+const runsNode = firstWord === undefined || firstWord === 'start'
+if (runsNode && !process.execArgv.includes(SMALL_HEAP) && typeof process.execve === 'function') {
+  process.execve(process.execPath, [
+    process.execPath,
+    SMALL_HEAP,
+    ...process.execArgv,
+    ...process.argv.slice(1),
+  ])
+}
 await import('../src/node/cli/main.ts')

@@ -17,7 +17,9 @@ import {
   entryContentId,
   entryTrackId,
   type Folder,
+  folderHeader,
   parseFolder,
+  parseFolderHeader,
   type TrackEntry,
 } from './track-codec.ts'
 import { TrackIndex } from './track-index.ts'
@@ -127,7 +129,7 @@ export class Catalog {
     this.transact(() => {
       const entries = this.#stage(key)
       entries[name] = encodeTrackEntry(trackId, record)
-      this.#index.setFolder(key, { shared: undefined, files: entries })
+      this.#index.setFolder(key, folderHeader(entries))
     })
   }
 
@@ -139,7 +141,7 @@ export class Catalog {
     this.transact(() => {
       const entries = this.#stage(key)
       delete entries[name]
-      this.#index.setFolder(key, { shared: undefined, files: entries })
+      this.#index.setFolder(key, folderHeader(entries))
     })
   }
 
@@ -321,7 +323,7 @@ export class Catalog {
       this.#index.setFolder(key, undefined)
     } else {
       this.#indexedJson.set(key, json)
-      this.#index.setFolder(key, parseFolder(json))
+      this.#index.setFolder(key, parseFolderHeader(json))
     }
   }
 

@@ -1,4 +1,4 @@
-import { entryContentId, entrySize, entryTrackId, type Folder } from './track-codec.ts'
+import { type FolderHeader, HEADER_STRIDE } from './track-codec.ts'
 
 /**
  * Which folders hold which tracks, derived from the `files` map and kept in step with it, so that a
@@ -68,25 +68,23 @@ export class TrackIndex {
     return out
   }
 
-  /** Replaces what `key` contributes with `entries` (undefined or empty: the folder is gone). */
-  setFolder(key: string, folder: Folder | undefined): void {
+  /** Replaces what `key` contributes with the files of `header` (undefined: the folder is gone). */
+  setFolder(key: string, header: FolderHeader | undefined): void {
     this.#removeFolder(key)
-    if (folder === undefined) return
-    const { shared, files } = folder
+    if (header === undefined || header.length === 0) return
     const ids: string[] = []
     const retagged: Array<[string, string]> = []
     let bytes = 0
-    for (const name in files) {
-      const entry = files[name]!
-      const trackId = entryTrackId(entry, shared)
-      bytes += entrySize(entry, shared)
+    for (let at = 0; at < header.length; at += HEADER_STRIDE) {
+      const trackId = header[at + 1] as string
+      const contentId = header[at + 2] as string
+      bytes += header[at + 3] as number
       ids.push(trackId)
       const held = this.#byTrack.get(trackId)
       if (held === undefined) this.#byTrack.set(trackId, key)
       else if (typeof held === 'string') this.#byTrack.set(trackId, [held, key])
       else held.push(key)
-      const contentId = entryContentId(entry, shared)
-      if (contentId !== trackId) {
+      if (contentId !== '') {
         retagged.push([contentId, trackId])
         let tracks = this.#retagged.get(contentId)
         if (tracks === undefined) {
@@ -96,10 +94,8 @@ export class TrackIndex {
         tracks.set(trackId, (tracks.get(trackId) ?? 0) + 1)
       }
     }
-    if (ids.length > 0) {
-      this.#byFolder.set(key, ids)
-      this.#folderBytes.set(key, bytes)
-    }
+    this.#byFolder.set(key, ids)
+    this.#folderBytes.set(key, bytes)
     if (retagged.length > 0) this.#retaggedByFolder.set(key, retagged)
   }
 

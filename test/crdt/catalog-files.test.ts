@@ -192,6 +192,12 @@ describe('files per device and folder', () => {
         ['c2', 'old-id'],
       ]),
     )
+    // The same, read back from the stored values on another device.
+    const other = new Catalog()
+    sync(catalog.doc, other.doc)
+    expect(other.tracksOfContent('c2')).toEqual(['old-id'])
+    expect(other.getTrack('old-id')).toMatchObject({ contentId: 'c2', size: 1234, title: 'Retagged' })
+    expect(other.holdingsOf('dev-a')).toEqual({ files: 2, tracks: 2, bytes: 2468 })
     catalog.removeFile('dev-a', '/m/retagged.mp3')
     expect(catalog.tracksOfContent('c2')).toEqual([])
   })

@@ -1,7 +1,9 @@
 import type { Stream } from '@libp2p/interface'
+import { multiaddr } from '@multiformats/multiaddr'
 import { afterEach, describe, expect, it } from 'vitest'
 import * as Y from 'yjs'
 import { Catalog } from '../../src/crdt/catalog.ts'
+import { AccessGater } from '../../src/node/access/gater.ts'
 import {
   CannotRevokeSelfError,
   enforceRevocations,
@@ -241,6 +243,22 @@ describe('connection gater', () => {
     )
     await waitFor(() => inviter.node.getConnections(stranger.node.peerId).length === 0, 5_000, 'the ttl')
     expect(performance.now() - opened).toBeGreaterThan(200)
+  })
+})
+
+describe('dialling WebRTC-Direct', () => {
+  it('is refused when the gater is told not to (Node devices), allowed by default (browsers)', () => {
+    const membership = { isMember: () => true, isRevoked: () => false }
+    const invites = { hasOpen: () => false, recentlyClosed: () => false }
+    const direct = multiaddr(
+      '/ip4/127.0.0.1/udp/7740/webrtc-direct/certhash/uEiAvlZ_yelfx3PRj_jlv62Su9izCEK4Hk2jkLZPjfZ403Q',
+    )
+    const tcp = multiaddr('/ip4/127.0.0.1/tcp/7740')
+    const node = new AccessGater({ membership, invites, dialWebRtcDirect: false })
+    expect(node.denyDialMultiaddr(direct)).toBe(true)
+    expect(node.denyDialMultiaddr(tcp)).toBe(false)
+    const browser = new AccessGater({ membership, invites })
+    expect(browser.denyDialMultiaddr(direct)).toBe(false)
   })
 })
 

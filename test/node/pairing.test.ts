@@ -245,14 +245,11 @@ describe('pairing', () => {
       )
       durations.push(performance.now() - started)
     }
-    // Nominally base·1, ·2, ·4, ·8, ·16 plus connection set-up. The first attempt also pays for
-    // warming up, so compare from the second on: each step must add at least half of its nominal growth.
+    // Each attempt waits at least base·1, ·2, ·4, ·8, ·16 before the answer. A lower bound only: a busy
+    // machine makes attempts slower, never faster, so this cannot fail for want of CPU.
     const summary = durations.map(Math.round).join(', ')
-    for (let i = 2; i < durations.length; i++) {
-      const nominalGrowth = base * 2 ** (i - 1)
-      expect(durations[i]! - durations[i - 1]!, `attempt ${i + 1}: ${summary} ms`).toBeGreaterThan(
-        nominalGrowth / 2,
-      )
+    for (let i = 0; i < durations.length; i++) {
+      expect(durations[i]!, `attempt ${i + 1}: ${summary} ms`).toBeGreaterThanOrEqual(base * 2 ** i - 5)
     }
   })
 

@@ -12,6 +12,13 @@ export interface AccessGaterInit {
      */
     recentlyClosed(): boolean
   }
+  /**
+   * Whether to dial WebRTC-Direct addresses (default true). A Node device says no: it reaches other
+   * Node devices over TCP or WebSockets wherever WebRTC-Direct would work, and STUN packets that
+   * reach a node while it stops can crash it inside node-datachannel (its UDP mux calls back into
+   * a listener being torn down); WebRTC-Direct is for browsers.
+   */
+  dialWebRtcDirect?: boolean
 }
 
 /** A connection we are about to make to a device that is not a member yet: the inviter we join. */
@@ -36,10 +43,12 @@ export class AccessGater implements ConnectionGater {
   readonly #membership: AccessGaterInit['membership']
   readonly #invites: AccessGaterInit['invites']
   readonly #expected = new Set<{ peerId?: string; addresses: Set<string> }>()
+  readonly #dialWebRtcDirect: boolean
 
   constructor(init: AccessGaterInit) {
     this.#membership = init.membership
     this.#invites = init.invites
+    this.#dialWebRtcDirect = init.dialWebRtcDirect ?? true
   }
 
   /**
@@ -64,6 +73,9 @@ export class AccessGater implements ConnectionGater {
       return true
     return this.#invites.recentlyClosed() && !this.#membership.isRevoked(id)
   }
+
+  readonly denyDialMultiaddr = (address: Multiaddr): boolean =>
+    !this.#dialWebRtcDirect && address.getComponents().some((c) => c.name === 'webrtc-direct')
 
   // Saves a handshake with a stranger we would refuse anyway (dials by peer id only).
   readonly denyDialPeer = (peerId: PeerId): boolean => !this.isAdmitted(peerId)

@@ -85,7 +85,7 @@ export class CloudlessNode {
       const { catalog } = device
       const membership = new Membership({ catalog, selfId: device.deviceId })
       const invites = new InviteBook()
-      const gater = new AccessGater({ membership, invites })
+      const gater = new AccessGater({ membership, invites, dialWebRtcDirect: false })
       const cache = await BlockCache.open(device.layout.cache, { limitBytes: device.config.cacheLimitBytes })
       const local = new LocalFiles(device)
       const libp2p = await createLibp2pNode({
@@ -337,9 +337,24 @@ export class CloudlessNode {
     this.log.debug('catalog flushed; stopping libp2p')
     await this.libp2p.stop()
     this.log.debug('libp2p stopped')
+    await stopWebRtcThreads()
     await this.media.cache.close()
     await removeNodeInfo(this.device.layout.nodeInfo)
     await this.device.close()
     this.log.info('stopped; the catalog is on disk')
+  }
+}
+
+/**
+ * Joins the threads of libdatachannel (under @libp2p/webrtc) once every peer connection is closed.
+ * Without it the process sometimes aborts on its way out (SIGABRT in a mutex assertion or
+ * "std::system_error: Invalid argument"), when static destructors run while those threads live.
+ */
+async function stopWebRtcThreads(): Promise<void> {
+  try {
+    const datachannel = (await import('node-datachannel')) as { cleanup?: () => void }
+    datachannel.cleanup?.()
+  } catch {
+    // Not installed or already cleaned up: nothing to join.
   }
 }

@@ -4,7 +4,6 @@ import path from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { findRunningNode } from '../../control/client.ts'
 import { CloudlessNode } from '../../daemon/node.ts'
-import { preferSmallHeap } from '../../daemon/small-heap.ts'
 import { Device } from '../../device/device.ts'
 import { createLogger } from '../../log.ts'
 import type { Command } from '../command.ts'
@@ -49,7 +48,6 @@ Ctrl+C; --no-node stops after the scan.`,
       await device.close()
     }
     if (ctx.values['no-node']) return EXIT_OK
-    preferSmallHeap() // after the first scan, which runs faster with V8's defaults
     const node = await CloudlessNode.start({ home: ctx.home, log: createLogger('warn', ctx.stderr) })
     if (!ctx.json) {
       println(ctx)

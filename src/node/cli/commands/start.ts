@@ -1,5 +1,4 @@
 import { CloudlessNode } from '../../daemon/node.ts'
-import { preferSmallHeap } from '../../daemon/small-heap.ts'
 import type { NetworkConfig } from '../../device/config.ts'
 import { createLogger, isLogLevel } from '../../log.ts'
 import type { Command, CommandContext } from '../command.ts'
@@ -44,7 +43,6 @@ Options:
     const level = (ctx.values['log-level'] as string | undefined) ?? process.env.CLOUDLESS_LOG ?? 'info'
     if (!isLogLevel(level)) throw new UsageError(`--log-level takes error, warn, info or debug, not ${level}`)
     const log = createLogger(level, ctx.stderr)
-    preferSmallHeap()
     const node = await CloudlessNode.start({
       home: ctx.home,
       log,
