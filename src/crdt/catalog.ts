@@ -168,26 +168,41 @@ export class Catalog {
 
   /** Every track and its record, one folder value parsed at a time. */
   *trackEntries(): IterableIterator<[string, TrackRecord]> {
+    for (const [id, record] of this.tracksWithLocations()) yield [id, record]
+  }
+
+  /**
+   * Every track with its record and its locations, in one pass over the folders (a listing needs
+   * both; two passes would parse the whole catalog twice).
+   */
+  *tracksWithLocations(): IterableIterator<[string, TrackRecord, Location[]]> {
     this.#ensureIndex()
-    // Tracks with several files: the record is chosen once all of them have been seen.
-    const several = new Map<string, FileRef>()
+    // Tracks with several files: record and locations are complete once all files have been seen.
+    const several = new Map<string, { best: FileRef; locations: Location[] }>()
     for (const key of [...this.#index.folderKeys()]) {
       const folder = this.#folderOf(key, false)
       if (folder === undefined) continue
       const { shared, files } = folder
+      const { deviceId, folder: path } = parseFolderKey(key)
       for (const name in files) {
         const entry = files[name]!
         const id = entryTrackId(entry, shared)
+        const location = { device: deviceId, path: path + name }
         if (this.#index.fileCount(id) === 1) {
-          yield [id, decodeTrackEntry(entry, shared)]
+          yield [id, decodeTrackEntry(entry, shared), [location]]
           continue
         }
         const ref = { entry, shared, key }
-        const best = several.get(id)
-        if (best === undefined || precedes(ref, best)) several.set(id, ref)
+        const seen = several.get(id)
+        if (seen === undefined) several.set(id, { best: ref, locations: [location] })
+        else {
+          seen.locations.push(location)
+          if (precedes(ref, seen.best)) seen.best = ref
+        }
       }
     }
-    for (const [id, { entry, shared }] of several) yield [id, decodeTrackEntry(entry, shared)]
+    for (const [id, { best, locations }] of several)
+      yield [id, decodeTrackEntry(best.entry, best.shared), locations.sort(compareLocations)]
   }
 
   /** Track ids holding this content (usually the content id itself). */

@@ -74,17 +74,15 @@ export interface ListTracksOptions {
 
 /**
  * Every track with the user's edits applied, sorted for display: album artist, album, disc, track
- * number, title. One pass over each map (tracks, locations, edits, plays); ratings and favourites
+ * number, title. One pass over the folders (records and locations), one over edits and plays; ratings and favourites
  * are a lookup per track.
  */
 export function listTracks(catalog: Catalog, options: ListTracksOptions = {}): TrackView[] {
-  const locationIndex = catalog.locationIndex()
   const user = UserData.of(catalog)
   const editIndex = user.editIndex()
   const playCounts = user.playCounts()
   const out: TrackView[] = []
-  for (const [id, record] of catalog.trackEntries()) {
-    const locations = locationIndex.get(id) ?? []
+  for (const [id, record, locations] of catalog.tracksWithLocations()) {
     if (options.mediaType !== undefined && record.mediaType !== options.mediaType) continue
     out.push(
       trackView(id, record, locations, {
@@ -95,7 +93,7 @@ export function listTracks(catalog: Catalog, options: ListTracksOptions = {}): T
       }),
     )
   }
-  return out.sort(compareTracks)
+  return sortTracks(out)
 }
 
 const collator = new Intl.Collator(undefined, { sensitivity: 'base', numeric: true })
@@ -109,6 +107,44 @@ export function compareTracks(a: TrackView, b: TrackView): number {
     collator.compare(a.title, b.title) ||
     a.id.localeCompare(b.id)
   )
+}
+
+/**
+ * Sorts as `compareTracks` does, faster: comparing with Intl.Collator costs ~1 µs, and 100k tracks
+ * take ~1.7M comparisons. Album artists and albums are few, so they are ranked once with the
+ * collator (strings it deems equal share a rank) and tracks compare by rank; titles go through the
+ * collator only between tracks of the same album, disc and number.
+ */
+export function sortTracks(tracks: TrackView[]): TrackView[] {
+  const artistRank = rankStrings(tracks.map((t) => t.albumArtist ?? t.artists[0] ?? ''))
+  const albumRank = rankStrings(tracks.map((t) => t.album ?? ''))
+  const keyed = tracks.map((track) => ({
+    track,
+    artist: artistRank.get(track.albumArtist ?? track.artists[0] ?? '')!,
+    album: albumRank.get(track.album ?? '')!,
+  }))
+  keyed.sort(
+    (a, b) =>
+      a.artist - b.artist ||
+      a.album - b.album ||
+      (a.track.discNo ?? 0) - (b.track.discNo ?? 0) ||
+      (a.track.trackNo ?? 0) - (b.track.trackNo ?? 0) ||
+      collator.compare(a.track.title, b.track.title) ||
+      a.track.id.localeCompare(b.track.id),
+  )
+  return keyed.map((k) => k.track)
+}
+
+/** Each distinct string's place in collator order; strings the collator deems equal share one. */
+function rankStrings(values: string[]): Map<string, number> {
+  const distinct = [...new Set(values)].sort(collator.compare)
+  const ranks = new Map<string, number>()
+  let rank = 0
+  for (let i = 0; i < distinct.length; i++) {
+    if (i > 0 && collator.compare(distinct[i - 1]!, distinct[i]!) !== 0) rank++
+    ranks.set(distinct[i]!, rank)
+  }
+  return ranks
 }
 
 export interface LibrarySummary {
@@ -164,10 +200,17 @@ export interface AlbumView {
 /** Albums grouped by (album artist, album title); the id is stable across devices. */
 export function listAlbums(tracks: TrackView[]): AlbumView[] {
   const albums = new Map<string, AlbumView>()
+  // The id of each (album artist, title) pair, hashed once per album rather than once per track.
+  const ids = new Map<string, string>()
   for (const track of tracks) {
     if (track.album === null || track.mediaType !== 'audio') continue
     const albumArtist = albumArtistOf(track)
-    const id = albumId(albumArtist, track.album)
+    const key = `${albumArtist}\u0000${track.album}`
+    let id = ids.get(key)
+    if (id === undefined) {
+      id = albumId(albumArtist, track.album)
+      ids.set(key, id)
+    }
     let album = albums.get(id)
     if (album === undefined) {
       album = {
