@@ -169,7 +169,7 @@ async function closeWritable(stream: Stream, signal: AbortSignal): Promise<void>
 }
 
 /** Decoded responses from a stream; the stream is aborted when the peer stays silent too long. */
-class ResponseReader {
+export class ResponseReader {
   readonly #stream: Stream
   readonly #peer: string
   readonly #messages: AsyncGenerator<Uint8Array, void, undefined>
