@@ -11,7 +11,13 @@ import {
   MAX_MANIFEST_BYTES,
 } from '../../../blobs/wire.ts'
 import { readMessages, writeMessage } from '../stream-io.ts'
-import { CLIENT_HIGH_WATER_MARK, PIPELINE_DEPTH, REQUEST_BYTES, RESPONSE_TIMEOUT_MS } from './constants.ts'
+import {
+  CLIENT_HIGH_WATER_MARK,
+  CLIENT_READ_BUFFER_LIMIT,
+  PIPELINE_DEPTH,
+  REQUEST_BYTES,
+  RESPONSE_TIMEOUT_MS,
+} from './constants.ts'
 import {
   BlobChangedError,
   BlobNotFoundError,
@@ -177,6 +183,11 @@ export class ResponseReader {
   constructor(stream: Stream, peer: string, maxMessageLength: number, signal: AbortSignal) {
     this.#stream = stream
     this.#peer = peer
+    // Past this the stream is reset. While our reader is paused, what the window granted before
+    // keeps arriving, and a resume hands the buffered bytes over at once and grants a new window:
+    // with the server's 1 MiB sends that can exceed readMessages' own allowance (pause point plus
+    // one window), so allow two windows.
+    stream.maxReadBufferLength = Math.max(stream.maxReadBufferLength, CLIENT_READ_BUFFER_LIMIT)
     this.#messages = readMessages(stream, {
       maxMessageLength,
       highWaterMark: CLIENT_HIGH_WATER_MARK,

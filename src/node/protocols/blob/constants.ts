@@ -35,6 +35,8 @@ export const PIPELINE_DEPTH = 2
  * granting window, and the server waits for drain instead of reading further blocks).
  */
 export const CLIENT_HIGH_WATER_MARK = 2 * 1024 * 1024
+/** A client's stream is reset when more than this waits in its read buffer (see ResponseReader). */
+export const CLIENT_READ_BUFFER_LIMIT = CLIENT_HIGH_WATER_MARK + 2 * 16 * 1024 * 1024 + 2 * 1024 * 1024
 /** Requests are tiny: the server pauses a stream that queues more than this many request bytes. */
 export const SERVER_HIGH_WATER_MARK = 4 * 1024
 
