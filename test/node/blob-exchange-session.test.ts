@@ -1,6 +1,7 @@
 import { randomBytes } from 'node:crypto'
 import { describe, expect, it } from 'vitest'
 import { BLOCK_SIZE, blockCount, type Manifest } from '../../src/blobs/index.ts'
+import { SESSION_IN_FLIGHT_BYTES } from '../../src/node/protocols/blob/constants.ts'
 import {
   BlobNotFoundError,
   BlobSessionClosedError,
@@ -114,5 +115,25 @@ describe('blob sessions: many requests pipelined on one stream', () => {
     await expect(call).rejects.toThrow('the user left')
     await waitFor(() => server.blobs.activeTransfers === 0)
     expect(server.provider.reads.length).toBeLessThan(200)
+  })
+
+  it('asks for no more than its in-flight limit ahead of a slow consumer', async () => {
+    const [server, client] = await pair()
+    const total = 300
+    const { contentId, manifest } = server.provider.add(randomBytes(total * BLOCK_SIZE))
+    const session = await client.blobs.openSession(server.id)
+    let consumed = 0
+    let aheadWhileStalled = 0
+    await session.blocks(contentId, manifest, 0, total, async (block) => {
+      consumed++
+      if (block.index === 1) {
+        await new Promise((resolve) => setTimeout(resolve, 1000))
+        aheadWhileStalled = server.provider.reads.length - consumed
+      }
+    })
+    await session.close()
+    expect(consumed).toBe(total)
+    // What was asked for (SESSION_IN_FLIGHT_BYTES), and nothing past it: far below the 300 blocks.
+    expect(aheadWhileStalled).toBeLessThanOrEqual(SESSION_IN_FLIGHT_BYTES / BLOCK_SIZE)
   })
 })

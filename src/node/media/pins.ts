@@ -28,7 +28,7 @@ export interface PinTarget {
 }
 
 /** Blocks per blocks call, and per bitmap commit, while fetching a pinned blob. */
-const RUN_BLOCKS = 64
+const RUN_BLOCKS = 32
 /** Blobs with more blocks than this are fetched from every device that holds them at once. */
 const MULTI_SOURCE_BLOCKS = 256
 /** A device that is busy, or a session that another blob's error ended, is asked again this often. */
@@ -213,6 +213,11 @@ export class PinManager {
       this.#fetch(next)
         .then(() => this.#queue.delete(next.contentId))
         .catch((error: Error) => {
+          // The blob may be complete all the same (the stream failed after its last block).
+          if (this.#cache.isComplete(next.contentId)) {
+            this.#queue.delete(next.contentId)
+            return
+          }
           next.state = 'failed'
           next.error = error.message
           this.#log(`could not fetch ${next.title}: ${error.message}`)

@@ -10,6 +10,7 @@ import {
 } from '../../../blobs/wire.ts'
 import { encodeLengthPrefix } from '../stream-io.ts'
 import { errorFromResponse, ResponseReader } from './blob-client.ts'
+import { SESSION_IN_FLIGHT_BYTES } from './constants.ts'
 import {
   BlobProtocolError,
   BlobSessionClosedError,
@@ -33,6 +34,8 @@ interface BlocksCall {
   manifest: Manifest
   /** The next block expected, and the end of the wire request being answered. */
   next: number
+  /** First and end (exclusive) block of each wire request not answered completely yet. */
+  rangeStarts: number[]
   rangeEnds: number[]
   onBlock(block: FetchedBlock): Promise<void> | void
   /** Set when onBlock failed: the rest of this answer is read and dropped. */
@@ -42,6 +45,13 @@ interface BlocksCall {
 }
 
 type Call = ManifestCall | BlocksCall
+
+/** What a manifest request counts against the in-flight limit (a 2 GB file's manifest). */
+const MANIFEST_COST = 256 * 1024
+
+function blockRangeCosts(call: BlocksCall): number[] {
+  return call.rangeEnds.map((end, i) => (end - call.rangeStarts[i]!) * call.manifest.blockSize)
+}
 
 /** Largest response a session accepts: a manifest of the biggest blob, or the biggest block. */
 const MAX_SESSION_MESSAGE = Math.max(1 + MAX_MANIFEST_BYTES, BLOCK_MESSAGE_HEADER_BYTES + MAX_BLOCK_BYTES)
@@ -67,6 +77,10 @@ export class BlobSessionClient implements BlobSession {
   readonly #calls: Call[] = []
   /** Encoded requests waiting for the next flush (requests queued together leave in one frame). */
   #outgoing: Uint8Array[] = []
+  /** Requests not sent yet because SESSION_IN_FLIGHT_BYTES are asked for already. */
+  readonly #held: Array<{ bytes: Uint8Array; cost: number }> = []
+  /** Bytes the requests sent may still bring (their blocks at full size); freed as each is answered. */
+  #inFlight = 0
   #flushQueued = false
   #closing = false
   #failure: Error | undefined
@@ -86,6 +100,11 @@ export class BlobSessionClient implements BlobSession {
     this.#mapError = init.mapError
     this.#dispose = init.dispose
     this.#reader = new ResponseReader(init.stream, init.peer, MAX_SESSION_MESSAGE, init.signal)
+    // Everything asked for may wait in the paused stream (see #release), plus one message being cut.
+    init.stream.maxReadBufferLength = Math.max(
+      init.stream.maxReadBufferLength,
+      SESSION_IN_FLIGHT_BYTES + MAX_SESSION_MESSAGE,
+    )
     this.#done = this.#run()
   }
 
@@ -116,10 +135,17 @@ export class BlobSessionClient implements BlobSession {
   ): Promise<void> {
     if (count === 0) return Promise.resolve()
     const requests: Uint8Array[] = []
+    const rangeStarts: number[] = []
     const rangeEnds: number[] = []
-    for (let at = first; at < first + count; at += MAX_BLOCKS_PER_REQUEST) {
-      const n = Math.min(MAX_BLOCKS_PER_REQUEST, first + count - at)
+    // Requests small enough that the in-flight limit lets two of them overlap.
+    const perRequest = Math.max(
+      1,
+      Math.min(MAX_BLOCKS_PER_REQUEST, Math.floor(SESSION_IN_FLIGHT_BYTES / 2 / manifest.blockSize)),
+    )
+    for (let at = first; at < first + count; at += perRequest) {
+      const n = Math.min(perRequest, first + count - at)
       requests.push(encodeRequest({ kind: 'blocks', contentId, first: at, count: n }))
+      rangeStarts.push(at)
       rangeEnds.push(at + n)
     }
     return new Promise<void>((resolve, reject) => {
@@ -128,6 +154,7 @@ export class BlobSessionClient implements BlobSession {
         contentId,
         manifest,
         next: first,
+        rangeStarts,
         rangeEnds,
         onBlock,
         failed: undefined,
@@ -161,12 +188,30 @@ export class BlobSessionClient implements BlobSession {
       return
     }
     this.#calls.push(call)
-    for (const request of requests) this.#outgoing.push(encodeLengthPrefix(request.length), request)
-    if (!this.#flushQueued) {
+    const costs = call.kind === 'manifest' ? [MANIFEST_COST] : blockRangeCosts(call)
+    for (const [i, request] of requests.entries()) this.#held.push({ bytes: request, cost: costs[i]! })
+    this.#release(0)
+    this.#wakeReader?.()
+  }
+
+  /**
+   * Frees `answered` bytes of credit and sends the held requests that now fit. The server can send
+   * only what was asked for, so this bounds what can pile up in the stream while our reader is
+   * paused (a pause alone does not: each resume grants the sender a new window).
+   */
+  #release(answered: number): void {
+    this.#inFlight -= answered
+    while (this.#held.length > 0) {
+      const next = this.#held[0]!
+      if (this.#inFlight > 0 && this.#inFlight + next.cost > SESSION_IN_FLIGHT_BYTES) break
+      this.#held.shift()
+      this.#inFlight += next.cost
+      this.#outgoing.push(encodeLengthPrefix(next.bytes.length), next.bytes)
+    }
+    if (this.#outgoing.length > 0 && !this.#flushQueued) {
       this.#flushQueued = true
       queueMicrotask(() => this.#flush())
     }
-    this.#wakeReader?.()
   }
 
   #flush(): void {
@@ -225,6 +270,7 @@ export class BlobSessionClient implements BlobSession {
         )
       }
       this.#calls.shift()
+      this.#release(MANIFEST_COST)
       try {
         call.resolve(verifyManifest(call.contentId, response.manifest))
       } catch (err) {
@@ -244,7 +290,9 @@ export class BlobSessionClient implements BlobSession {
           `${this.peer} ended a response at block ${call.next}, before block ${rangeEnd}`,
         )
       }
+      const rangeStart = call.rangeStarts.shift()!
       call.rangeEnds.shift()
+      this.#release((rangeEnd - rangeStart) * call.manifest.blockSize)
       if (call.rangeEnds.length === 0) {
         this.#calls.shift()
         if (call.failed) call.reject(call.failed)

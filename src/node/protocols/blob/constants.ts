@@ -25,6 +25,11 @@ export const REQUEST_BYTES = 16 * 1024 * 1024
  * made 256 KiB messages sent one by one CPU-bound on loopback.
  */
 export const FLUSH_BYTES = 1024 * 1024
+/**
+ * Bytes a session asks for before their answers have arrived (blocks counted at full size): enough
+ * for the server never to wait for the next request, and a bound on what can pile up on the client.
+ */
+export const SESSION_IN_FLIGHT_BYTES = 16 * 1024 * 1024
 /** Blocks the server reads ahead of the one it sends (bounded memory: this many blocks per stream). */
 export const READ_AHEAD_BLOCKS = 4
 /** Blocks requests a client keeps outstanding on one stream. */
