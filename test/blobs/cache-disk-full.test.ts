@@ -3,6 +3,7 @@ import { promises as fs } from 'node:fs'
 import os from 'node:os'
 import path from 'node:path'
 import { afterEach, beforeEach, expect, it, vi } from 'vitest'
+import type { DataHandle } from '../../src/blobs/cache/file-io.ts'
 import { BlockCache, DiskFullError, manifestOf } from '../../src/blobs/index.ts'
 
 // A full disk, simulated by stubbing the cache's file writes: a data write fails with ENOSPC after
@@ -14,9 +15,9 @@ vi.mock('../../src/blobs/cache/file-io.ts', async (importOriginal) => {
   const enospc = () => Object.assign(new Error('ENOSPC: no space left on device, write'), { code: 'ENOSPC' })
   return {
     ...real,
-    writeAt: async (file: string, bytes: Uint8Array, offset: number) => {
-      if (!disk.failDataWrites) return real.writeAt(file, bytes, offset)
-      await real.writeAt(file, bytes.subarray(0, bytes.length >> 1), offset)
+    writeAt: async (handle: DataHandle, bytes: Uint8Array, offset: number) => {
+      if (!disk.failDataWrites) return real.writeAt(handle, bytes, offset)
+      await real.writeAt(handle, bytes.subarray(0, bytes.length >> 1), offset)
       throw enospc()
     },
     replaceFile: async (target: string, data: Uint8Array | string, signal?: AbortSignal) => {

@@ -22,7 +22,17 @@ import {
   ManifestMissingError,
   translateDiskFull,
 } from './errors.ts'
-import { createFile, readAt, removeFile, replaceFile, syncDir, syncFile, writeAt } from './file-io.ts'
+import {
+  createFile,
+  type DataHandle,
+  openDataFile,
+  readAt,
+  removeFile,
+  replaceFile,
+  syncData,
+  syncDir,
+  writeAt,
+} from './file-io.ts'
 import { BLOBS_FOLDER, type BlobFileKind, blobFile, PINS_FILE, shardOf } from './layout.ts'
 import { ManifestCache } from './manifest-cache.ts'
 import { encodePins, loadPins, type Pin } from './pins.ts'
@@ -91,6 +101,27 @@ interface Entry {
   pending: Set<number> | undefined
   /** Writes in flight by block index (a second write of the same block waits for the first). */
   writing: Map<number, Promise<void>> | undefined
+  /** The data file, open while writes or writers use it (handleUsers counts them). */
+  handle: Promise<DataHandle> | undefined
+  /** The same handle once open (a persist must not wait for an open queued behind it). */
+  openHandle: DataHandle | undefined
+  handleUsers: number
+  /** Whether a `.bitmap` file may exist (so completing need not remove one that never was). */
+  bitmapOnDisk: boolean
+}
+
+/**
+ * Writes many blocks of one blob through one open data file and marks them present a run at a
+ * time (BlockCache.writer). A block written is present only after the next commit(): a crash
+ * before it costs a refetch, never a block marked present that was not written.
+ */
+export interface BlockWriter {
+  /** Verifies `bytes` as block `index` (CorruptBlockError if not) and writes them; see commit(). */
+  write(index: number, bytes: Uint8Array, signal?: AbortSignal): Promise<void>
+  /** Marks every block written so far present (one bitmap commit; the blob completes when full). */
+  commit(signal?: AbortSignal): Promise<void>
+  /** Commits, then releases the data file. The writer cannot be used afterwards. */
+  close(): Promise<void>
 }
 
 /**
@@ -128,6 +159,8 @@ export class BlockCache {
   #accessDirty = new Set<string>()
   #accessTimer: NodeJS.Timeout | undefined
   #putting = new Map<string, Promise<void>>()
+  /** Shard folders known to exist. */
+  #shards = new Set<string>()
   #pinsChain: Promise<void> = Promise.resolve()
   #evictChain: Promise<unknown> = Promise.resolve()
   #ops = new Set<Promise<unknown>>()
@@ -243,9 +276,67 @@ export class BlockCache {
    */
   async writeBlock(contentId: string, index: number, bytes: Uint8Array, signal?: AbortSignal): Promise<void> {
     this.#assertOpen()
-    signal?.throwIfAborted()
     const entry = this.#entries.get(contentId)
     if (!entry) throw new ManifestMissingError(`no manifest for ${contentId}: put it before its blocks`)
+    await this.#writeVerified(entry, index, bytes, true, signal)
+    await this.#autoEvict(contentId)
+  }
+
+  /**
+   * A writer for many blocks of one blob (a download): one open data file for all of them, and one
+   * bitmap commit per run instead of one per block. Throws ManifestMissingError without a manifest.
+   */
+  writer(contentId: string): BlockWriter {
+    this.#assertOpen()
+    const entry = this.#entries.get(contentId)
+    if (!entry) throw new ManifestMissingError(`no manifest for ${contentId}: put it before its blocks`)
+    let state: 'new' | 'open' | 'closed' = 'new'
+    let uncommitted = 0
+    const commit = async (signal?: AbortSignal): Promise<void> => {
+      if (uncommitted === 0) return
+      uncommitted = 0
+      signal?.throwIfAborted()
+      await this.#track(this.#persist(entry))
+      await this.#autoEvict(contentId)
+    }
+    return {
+      write: async (index, bytes, signal) => {
+        if (state === 'closed') throw new CacheClosedError('the block writer is closed')
+        this.#assertOpen()
+        if (state === 'new') {
+          // Held until close(), so the data file stays open between blocks.
+          await this.#track(this.#acquireHandle(entry))
+          state = 'open'
+        }
+        if (await this.#writeVerified(entry, index, bytes, false, signal)) uncommitted++
+      },
+      commit,
+      close: async () => {
+        if (state === 'closed') return
+        const held = state === 'open'
+        state = 'closed'
+        try {
+          await commit()
+        } finally {
+          if (held) await this.#track(this.#releaseHandle(entry))
+        }
+      },
+    }
+  }
+
+  /**
+   * Verifies and writes a block unless present. `commit`: wait for its bitmap commit; otherwise it
+   * waits in `pending` for the writer's commit. True when this call wrote the block.
+   */
+  async #writeVerified(
+    entry: Entry,
+    index: number,
+    bytes: Uint8Array,
+    commit: boolean,
+    signal?: AbortSignal,
+  ): Promise<boolean> {
+    signal?.throwIfAborted()
+    const { contentId } = entry
     checkIndex(entry, index)
     const manifest = await this.#track(this.#manifest(entry, signal))
     if (!manifest) throw new ManifestMissingError(`the manifest of ${contentId} is gone`)
@@ -253,10 +344,13 @@ export class BlockCache {
       throw new CorruptBlockError(`block ${index} of ${contentId} does not match its manifest`)
     }
     this.touch(contentId)
-    if (isPresent(entry, index)) return
+    if (isPresent(entry, index)) return false
     const running = entry.writing?.get(index)
-    if (running) return running
-    const write = this.#track(this.#writeNewBlock(entry, index, bytes, signal))
+    if (running) {
+      await running
+      return false
+    }
+    const write = this.#track(this.#writeNewBlock(entry, index, bytes, commit, signal))
     entry.writing ??= new Map()
     entry.writing.set(index, write)
     try {
@@ -265,7 +359,7 @@ export class BlockCache {
       entry.writing.delete(index)
       if (entry.writing.size === 0) entry.writing = undefined
     }
-    await this.#autoEvict(contentId)
+    return true
   }
 
   /**
@@ -452,9 +546,15 @@ export class BlockCache {
 
   async #putManifest(contentId: string, manifest: Manifest, signal?: AbortSignal): Promise<void> {
     const encoded = encodeManifest(manifest)
-    await fs.mkdir(shardOf(this.dir, contentId), { recursive: true })
+    const shard = shardOf(this.dir, contentId)
+    if (!this.#shards.has(shard)) {
+      await fs.mkdir(shard, { recursive: true })
+      this.#shards.add(shard)
+    }
+    // Not fsynced: a manifest is checked against its content ID whenever it is read (and when the
+    // cache opens), so one lost or torn by a power cut only drops the blob, fetched again later.
     await translateDiskFull(`storing the manifest of ${contentId}`, () =>
-      replaceFile(blobFile(this.dir, contentId, 'manifest'), encoded, signal),
+      replaceFile(blobFile(this.dir, contentId, 'manifest'), encoded, signal, { durable: false }),
     )
     const blocks = blockCount(manifest.size, manifest.blockSize)
     let file: 'blob' | undefined
@@ -476,12 +576,22 @@ export class BlockCache {
     this.#add(entry)
   }
 
-  async #writeNewBlock(entry: Entry, index: number, bytes: Uint8Array, signal?: AbortSignal): Promise<void> {
-    await this.#ensureDataFile(entry)
-    signal?.throwIfAborted()
-    await translateDiskFull(`writing block ${index} of ${entry.contentId}`, () =>
-      this.#withDataFile(entry, (file) => writeAt(file, bytes, index * entry.blockSize)),
-    )
+  async #writeNewBlock(
+    entry: Entry,
+    index: number,
+    bytes: Uint8Array,
+    commit: boolean,
+    signal?: AbortSignal,
+  ): Promise<void> {
+    const handle = await this.#acquireHandle(entry)
+    try {
+      signal?.throwIfAborted()
+      await translateDiskFull(`writing block ${index} of ${entry.contentId}`, () =>
+        writeAt(handle, bytes, index * entry.blockSize),
+      )
+    } finally {
+      await this.#releaseHandle(entry)
+    }
     // The data is written before any bitmap marks it; neither is fsynced until the blob completes
     // (an fsync per 256 KiB block made a mirror disk-bound). A crashed process loses nothing, the
     // OS has the writes; a power cut may leave marked blocks unwritten, which every read's
@@ -489,18 +599,50 @@ export class BlockCache {
     signal?.throwIfAborted()
     entry.pending ??= new Set()
     entry.pending.add(index)
-    await this.#persist(entry)
+    if (commit) await this.#persist(entry)
   }
 
-  async #ensureDataFile(entry: Entry): Promise<void> {
-    if (entry.file) return
-    await this.#exclusive(entry, async () => {
+  /** The blob's open data file (created if need be), for one more user until #releaseHandle. */
+  async #acquireHandle(entry: Entry): Promise<DataHandle> {
+    entry.handleUsers++
+    try {
+      entry.handle ??= this.#openHandle(entry)
+      return await entry.handle
+    } catch (error) {
+      entry.handleUsers--
+      throw error
+    }
+  }
+
+  #openHandle(entry: Entry): Promise<DataHandle> {
+    // In the blob's chain: never while its file is being renamed or removed.
+    let opened: DataHandle | undefined
+    const run = this.#exclusive(entry, async () => {
       if (entry.removed) throw removedError(entry)
-      if (entry.file) return
-      await translateDiskFull(`creating the data file of ${entry.contentId}`, () =>
-        createFile(blobFile(this.dir, entry.contentId, 'partial')),
+      const kind = entry.file ?? 'partial'
+      opened = await translateDiskFull(`opening the data file of ${entry.contentId}`, () =>
+        openDataFile(blobFile(this.dir, entry.contentId, kind)),
       )
-      entry.file = 'partial'
+      entry.file = kind
+      entry.openHandle = opened
+    })
+    const handle = run.then(() => opened!)
+    // A failed open is not kept: the next write tries again.
+    handle.catch(() => {
+      if (entry.handle === handle) entry.handle = undefined
+    })
+    return handle
+  }
+
+  async #releaseHandle(entry: Entry): Promise<void> {
+    entry.handleUsers--
+    if (entry.handleUsers > 0 || !entry.handle) return
+    const handle = entry.handle
+    entry.handle = undefined
+    entry.openHandle = undefined
+    // In the chain, so that a persist that took the handle finishes with it first.
+    await this.#exclusive(entry, async () => {
+      await (await handle.catch(() => undefined))?.close().catch(() => {})
     })
   }
 
@@ -526,14 +668,19 @@ export class BlockCache {
       for (const index of batch) next.set(index)
       if (next.isFull) {
         if (entry.file === 'partial') {
-          // Complete: make the data durable, then name it a blob.
-          await syncFile(fileOf('partial'))
+          // Complete: make the data durable (the one fsync of a blob), then name it a blob. The
+          // folder is not fsynced: should a power cut undo the rename, the .partial is found again
+          // with its blocks verified on open (see recover.ts), which costs time, never a wrong byte.
+          await this.#syncData(entry, fileOf('partial'))
           await fs.rename(fileOf('partial'), fileOf('blob'))
           entry.file = 'blob'
-          await syncDir(shardOf(this.dir, entry.contentId))
         }
-        await removeFile(fileOf('bitmap'))
+        if (entry.bitmapOnDisk) {
+          await removeFile(fileOf('bitmap'))
+          entry.bitmapOnDisk = false
+        }
       } else {
+        entry.bitmapOnDisk = true
         await replaceFile(fileOf('bitmap'), next.encode(), undefined, { durable: false })
         if (entry.file === 'blob') {
           // A block of a complete blob was dropped: the bitmap now tells which blocks are good.
@@ -555,6 +702,17 @@ export class BlockCache {
       this.#bytes += length
     }
     if (live.isFull) entry.bitmap = undefined
+  }
+
+  /** fdatasync of the data file, through the open handle if there is one. */
+  async #syncData(entry: Entry, file: string): Promise<void> {
+    if (entry.openHandle) return syncData(entry.openHandle)
+    const handle = await openDataFile(file)
+    try {
+      await syncData(handle)
+    } finally {
+      await handle.close()
+    }
   }
 
   async #readVerified(entry: Entry, index: number, signal?: AbortSignal): Promise<Uint8Array | undefined> {
@@ -667,7 +825,14 @@ export class BlockCache {
       for (const entry of [...this.#lru.values()]) {
         if (this.#bytes <= this.#limit) break
         signal?.throwIfAborted()
-        if (entry.contentId === except || entry.writing || entry.pending?.size || entry.removed) continue
+        if (
+          entry.contentId === except ||
+          entry.writing ||
+          entry.pending?.size ||
+          entry.handleUsers > 0 ||
+          entry.removed
+        )
+          continue
         freedBytes += entryBytes(entry)
         evicted.push(entry.contentId)
         await this.#remove(entry)
@@ -773,6 +938,10 @@ function newEntry(blob: RecoveredBlob): Entry {
     persistQueued: undefined,
     pending: undefined,
     writing: undefined,
+    handle: undefined,
+    openHandle: undefined,
+    handleUsers: 0,
+    bitmapOnDisk: blob.file === 'partial',
   }
 }
 

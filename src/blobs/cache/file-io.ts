@@ -1,37 +1,35 @@
-import { promises as fs } from 'node:fs'
+import { constants, promises as fs } from 'node:fs'
 import { writeFileAtomic } from '../atomic-file.ts'
 
 /**
  * The few file operations the cache uses, in one place (tests stub them to simulate a full disk).
- * Paths rather than long-lived handles: a blob's data file is renamed (.partial -> .blob) while
- * readers may be about to open it; callers retry once the rename has settled.
+ * A blob's data file is written through one handle held while the blob is being written (opening
+ * and closing it per block cost more than the write); reads go by path, since the file is renamed
+ * (.partial -> .blob) while readers may be about to open it, and callers retry once it has settled.
  */
 
+export type DataHandle = fs.FileHandle
+
+/** Opens a data file for reading and writing, creating it (empty) unless it exists. */
+export function openDataFile(file: string): Promise<DataHandle> {
+  return fs.open(file, constants.O_RDWR | constants.O_CREAT, 0o644)
+}
+
 /**
- * Writes all of `bytes` at `offset` of an existing file (never creates it), without fsync: blocks
- * are made durable together when their blob completes (see BlockCache), and every read verifies.
+ * Writes all of `bytes` at `offset`, without fsync: blocks are made durable together when their
+ * blob completes (see BlockCache), and every read verifies.
  */
-export async function writeAt(file: string, bytes: Uint8Array, offset: number): Promise<void> {
-  const handle = await fs.open(file, 'r+')
-  try {
-    let done = 0
-    while (done < bytes.length) {
-      const { bytesWritten } = await handle.write(bytes, done, bytes.length - done, offset + done)
-      done += bytesWritten
-    }
-  } finally {
-    await handle.close()
+export async function writeAt(handle: DataHandle, bytes: Uint8Array, offset: number): Promise<void> {
+  let done = 0
+  while (done < bytes.length) {
+    const { bytesWritten } = await handle.write(bytes, done, bytes.length - done, offset + done)
+    done += bytesWritten
   }
 }
 
-/** fdatasync of a whole file. */
-export async function syncFile(file: string): Promise<void> {
-  const handle = await fs.open(file, 'r+')
-  try {
-    await handle.datasync()
-  } finally {
-    await handle.close()
-  }
+/** fdatasync through an open handle. */
+export async function syncData(handle: DataHandle): Promise<void> {
+  await handle.datasync()
 }
 
 /** Reads up to `length` bytes at `offset`; fewer at the end of the file. */

@@ -1,6 +1,6 @@
 import { type BlockCache, type FsBlobStore, manifestOf } from '../../blobs/index.ts'
 import type { BlobProvider, ServedBlob } from '../protocols/blob/index.ts'
-import { type LocalFiles, readLocalBlock } from './local-file.ts'
+import { type LocalFiles, openLocalBlob } from './local-file.ts'
 
 class CachedBlockMissingError extends Error {
   override name = 'BlobNotFoundError'
@@ -24,11 +24,8 @@ export class NodeBlobProvider implements BlobProvider {
   async open(contentId: string, signal?: AbortSignal): Promise<ServedBlob | undefined> {
     const file = await this.#local.findContent(contentId)
     if (file !== undefined) {
-      return {
-        manifest: file.manifest,
-        readBlock: (i, s) => readLocalBlock(file, i, s),
-        close: async () => {},
-      }
+      const reader = await openLocalBlob(file)
+      return { manifest: file.manifest, readBlock: reader.readBlock, close: reader.close }
     }
     if (this.#cache.isComplete(contentId)) {
       const manifest = await this.#cache.getManifest(contentId, signal)

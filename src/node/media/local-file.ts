@@ -12,6 +12,8 @@ export class BlobChangedError extends Error {
 export interface LocalFile {
   path: string
   size: number
+  /** The file's mtime when it was hashed (whole milliseconds, as in the file index). */
+  mtimeMs: number
   manifest: Manifest
 }
 
@@ -43,7 +45,7 @@ export class LocalFiles {
       if (!(await isUnchanged(path, entry))) continue
       const manifest = await this.#manifests.get(contentId)
       if (manifest === undefined) continue
-      return { path, size: entry.size, manifest }
+      return { path, size: entry.size, mtimeMs: entry.mtimeMs, manifest }
     }
     return undefined
   }
@@ -67,25 +69,53 @@ async function isUnchanged(path: string, entry: { size: number; mtimeMs: number 
   }
 }
 
-/** Reads one block of a local file, re-checking that the file did not change meanwhile. */
-export async function readLocalBlock(
-  file: LocalFile,
-  index: number,
-  signal?: AbortSignal,
-): Promise<Uint8Array> {
-  signal?.throwIfAborted()
-  const { blockSize, size } = file.manifest
-  const start = index * blockSize
-  const length = Math.min(blockSize, size - start)
+/** Blocks of a local file read through one open handle (a peer usually asks for several). */
+export interface LocalBlobReader {
+  readBlock(index: number, signal?: AbortSignal): Promise<Uint8Array>
+  close(): Promise<void>
+}
+
+/** How often an open file's size and mtime are checked again while it is being read. */
+const RECHECK_MS = 1000
+
+/**
+ * Opens a local file for serving its blocks: refuses it (BlobChangedError) unless its size and
+ * mtime are still those it was hashed with, and checks them again at most every RECHECK_MS while
+ * serving (a short read is caught at once; a same-size rewrite in between fails the receiver's
+ * verification of every block).
+ */
+export async function openLocalBlob(file: LocalFile): Promise<LocalBlobReader> {
   const handle = await fs.open(file.path, 'r')
-  try {
+  let checkedAt = 0
+  const check = async () => {
     const stats = await handle.stat()
-    if (stats.size !== file.size) throw new BlobChangedError(`${file.path} changed since it was scanned`)
-    const buffer = Buffer.allocUnsafe(length)
-    const { bytesRead } = await handle.read(buffer, 0, length, start)
-    if (bytesRead !== length) throw new BlobChangedError(`${file.path} is shorter than when it was scanned`)
-    return buffer
-  } finally {
+    if (stats.size !== file.size || Math.trunc(stats.mtimeMs) !== file.mtimeMs) {
+      throw new BlobChangedError(`${file.path} changed since it was scanned`)
+    }
+    checkedAt = performance.now()
+  }
+  try {
+    await check()
+  } catch (error) {
     await handle.close()
+    throw error
+  }
+  const { blockSize, size } = file.manifest
+  return {
+    async readBlock(index, signal) {
+      signal?.throwIfAborted()
+      if (performance.now() - checkedAt > RECHECK_MS) await check()
+      const start = index * blockSize
+      const length = Math.min(blockSize, size - start)
+      const buffer = Buffer.allocUnsafe(length)
+      let done = 0
+      while (done < length) {
+        const { bytesRead } = await handle.read(buffer, done, length - done, start + done)
+        if (bytesRead === 0) throw new BlobChangedError(`${file.path} is shorter than when it was scanned`)
+        done += bytesRead
+      }
+      return buffer
+    },
+    close: () => handle.close(),
   }
 }

@@ -33,7 +33,15 @@ export function createMedia(init: {
     candidatesFor(contentId, { catalog, tracksByContent, selfId, membership, libp2p }),
   )
   const streamer = new TrackStreamer({ catalog, local, cache, fetcher })
-  const pins = new PinManager({ catalog, cache, local, streamer, fetcher, log: init.log })
+  const pins = new PinManager({
+    catalog,
+    cache,
+    local,
+    streamer,
+    fetcher,
+    sessions: libp2p.services.blobExchange,
+    log: init.log,
+  })
   return { cache, local, fetcher, streamer, pins }
 }
 

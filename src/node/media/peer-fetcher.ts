@@ -151,6 +151,16 @@ export class PeerFetcher {
     if (queue.length > 0) throw noSource(contentId, errors)
   }
 
+  /** Notes a transfer made elsewhere (a session), for ranking. */
+  recordSuccess(peer: string, bytes: number, ms: number): void {
+    this.#succeeded(peer, bytes, ms)
+  }
+
+  /** Notes a failed transfer made elsewhere: the device goes last for a while. */
+  recordFailure(peer: string): void {
+    this.#failed(peer)
+  }
+
   #succeeded(peer: string, bytes: number, ms: number): void {
     if (bytes < 64 * 1024 || ms <= 0) return
     const mbps = bytes / 1e6 / (ms / 1000)
@@ -171,7 +181,7 @@ export class PeerFetcher {
 /** A device answers 'busy' when it serves its limit of transfers: wait a little and ask again. */
 const BUSY_RETRIES = 20
 
-async function busyPause(attempt: number, signal?: AbortSignal): Promise<void> {
+export async function busyPause(attempt: number, signal?: AbortSignal): Promise<void> {
   await new Promise((resolve) => setTimeout(resolve, Math.min(1000, 25 * 2 ** attempt)))
   signal?.throwIfAborted()
 }
@@ -187,7 +197,7 @@ async function retryWhenBusy<T>(attempt: () => Promise<T>, signal?: AbortSignal)
   }
 }
 
-function toRuns(indexes: number[], runLength: number): Array<{ first: number; count: number }> {
+export function toRuns(indexes: number[], runLength: number): Array<{ first: number; count: number }> {
   const sorted = [...indexes].sort((a, b) => a - b)
   const runs: Array<{ first: number; count: number }> = []
   for (const index of sorted) {

@@ -1,3 +1,4 @@
+import type { Manifest } from '../../blobs/index.ts'
 import {
   type Catalog,
   findTrack,
@@ -7,8 +8,9 @@ import {
   UserData,
 } from '../../crdt/index.ts'
 import type { LocalFiles } from './local-file.ts'
-import type { PeerFetcher } from './peer-fetcher.ts'
+import { busyPause, NoSourceError, type PeerFetcher, toRuns } from './peer-fetcher.ts'
 import type { PinCachePort } from './ports.ts'
+import { type SessionLike, type SessionOpener, SessionPool } from './session-pool.ts'
 import type { TrackStreamer } from './track-streamer.ts'
 
 export class PinTargetError extends Error {
@@ -32,10 +34,21 @@ export interface PinTarget {
   tracks: TrackView[]
 }
 
+/** Blocks per blocks call, and per bitmap commit, while fetching a pinned blob. */
+const RUN_BLOCKS = 32
+/** Blobs with more blocks than this are fetched from every device that holds them at once. */
+const MULTI_SOURCE_BLOCKS = 256
+/** A device that is busy, or a session that another blob's error ended, is asked again this often. */
+const RETRIES = 20
+
 /**
  * Keeps tracks available offline on this device: pins a track, album, artist or playlist (its
- * blobs are never evicted from the cache) and fetches what is missing in the background, a few
- * blobs at a time, from whichever devices hold them. A mirror device pins the whole library.
+ * blobs are never evicted from the cache) and fetches what is missing in the background from
+ * whichever devices hold them. A mirror device pins the whole library.
+ *
+ * Many blobs are fetched at once through a few long-lived sessions per device (SessionPool), their
+ * requests pipelined on each stream: with small files, a stream and a round trip per file, not
+ * bandwidth, would set the pace. A large blob held by several devices is fetched from all of them.
  */
 export class PinManager {
   readonly #catalog: Catalog
@@ -44,6 +57,9 @@ export class PinManager {
   readonly #streamer: TrackStreamer
   readonly #fetcher: PeerFetcher
   readonly #queue = new Map<string, FetchProgress>()
+  /** Content IDs in #queue waiting their turn, oldest first (some may have left #queue since). */
+  #waiting: string[] = []
+  readonly #pool: SessionPool
   readonly #controller = new AbortController()
   readonly #log: (line: string) => void
   #running = 0
@@ -55,6 +71,7 @@ export class PinManager {
     local: LocalFiles
     streamer: TrackStreamer
     fetcher: PeerFetcher
+    sessions: SessionOpener
     log?: (line: string) => void
     concurrency?: number
   }) {
@@ -64,9 +81,9 @@ export class PinManager {
     this.#streamer = init.streamer
     this.#fetcher = init.fetcher
     this.#log = init.log ?? (() => {})
-    // Several blobs at once (small files are dominated by round trips and fsyncs, not bandwidth),
-    // but no more than a device serves to one peer at once (the blob protocol's limit is 4).
-    this.#concurrency = init.concurrency ?? 4
+    this.#pool = new SessionPool(init.sessions, this.#controller.signal)
+    // Enough blobs at once to keep every session's pipeline full.
+    this.#concurrency = init.concurrency ?? this.#pool.capacityPerPeer
   }
 
   /** Finds what a user means: a track id (or unique prefix), an album, an artist or a playlist. */
@@ -166,6 +183,7 @@ export class PinManager {
 
   stop(): void {
     this.#controller.abort()
+    void this.#pool.close()
   }
 
   async #enqueue(track: TrackView, label: string): Promise<boolean> {
@@ -182,18 +200,32 @@ export class PinManager {
       bytesTotal: track.size,
       state: 'queued',
     })
+    this.#waiting.push(track.contentId)
     return true
+  }
+
+  #nextQueued(): FetchProgress | undefined {
+    while (this.#waiting.length > 0) {
+      const item = this.#queue.get(this.#waiting.shift()!)
+      if (item?.state === 'queued') return item
+    }
+    return undefined
   }
 
   #pump(): void {
     while (this.#running < this.#concurrency) {
-      const next = [...this.#queue.values()].find((p) => p.state === 'queued')
+      const next = this.#nextQueued()
       if (next === undefined) return
       next.state = 'fetching'
       this.#running++
       this.#fetch(next)
         .then(() => this.#queue.delete(next.contentId))
         .catch((error: Error) => {
+          // The blob may be complete all the same (the stream failed after its last block).
+          if (this.#cache.isComplete(next.contentId)) {
+            this.#queue.delete(next.contentId)
+            return
+          }
           next.state = 'failed'
           next.error = error.message
           this.#log(`could not fetch ${next.title}: ${error.message}`)
@@ -207,19 +239,105 @@ export class PinManager {
 
   async #fetch(item: FetchProgress): Promise<void> {
     const signal = this.#controller.signal
-    const manifest = await this.#streamer.manifest(item.contentId, signal)
-    const missing = this.#cache.missingBlocks(item.contentId)
-    item.blocksTotal = Math.ceil(manifest.size / manifest.blockSize)
-    item.blocksDone = item.blocksTotal - missing.length
-    await this.#fetcher.download(
-      item.contentId,
-      manifest,
-      missing,
-      async (index, bytes) => {
-        await this.#cache.writeBlock(item.contentId, index, bytes, signal)
-        item.blocksDone++
-      },
-      signal,
+    const { contentId } = item
+    const peers = this.#fetcher.rank(contentId)
+    const known = await this.#cache.getManifest(contentId)
+    if (known !== undefined && peers.length > 1 && this.#progress(item, known) > MULTI_SOURCE_BLOCKS) {
+      return this.#fetchFromAll(item, known, signal)
+    }
+    const errors: string[] = []
+    for (const peer of peers) {
+      for (let attempt = 0; ; attempt++) {
+        try {
+          await this.#pool.use(peer, (session) => this.#fetchOn(session, peer, item, signal))
+          return
+        } catch (error) {
+          signal.throwIfAborted()
+          const name = (error as Error).name
+          if ((name === 'PeerBusyError' || name === 'BlobSessionEndedError') && attempt < RETRIES) {
+            await busyPause(Math.min(attempt, 5), signal)
+            continue
+          }
+          this.#fetcher.recordFailure(peer)
+          errors.push(`${peer.slice(-8)}: ${(error as Error).message}`)
+          break
+        }
+      }
+    }
+    throw new NoSourceError(
+      errors.length === 0
+        ? `no device that holds ${contentId.slice(0, 10)} is online`
+        : `no device could deliver ${contentId.slice(0, 10)}: ${errors.join('; ')}`,
     )
+  }
+
+  /** The manifest (from the cache, else from the session) and every missing block, on one session. */
+  async #fetchOn(
+    session: SessionLike,
+    peer: string,
+    item: FetchProgress,
+    signal: AbortSignal,
+  ): Promise<void> {
+    const { contentId } = item
+    let manifest = await this.#cache.getManifest(contentId)
+    if (manifest === undefined) {
+      manifest = await session.manifest(contentId)
+      await this.#cache.putManifest(contentId, manifest)
+    }
+    const missing = this.#progress(item, manifest)
+    if (missing === 0) return
+    const started = performance.now()
+    const runs = toRuns(this.#cache.missingBlocks(contentId), RUN_BLOCKS)
+    const writer = this.#cache.writer(contentId)
+    try {
+      // Every run is asked for at once; they are answered in order, each committed as it ends.
+      const calls = runs.map((run) =>
+        session.blocks(contentId, manifest, run.first, run.count, async (block) => {
+          await writer.write(block.index, block.bytes, signal)
+          item.blocksDone++
+        }),
+      )
+      for (const call of calls) call.catch(() => {})
+      for (const call of calls) {
+        await call
+        await writer.commit(signal)
+      }
+    } finally {
+      await writer.close()
+    }
+    this.#fetcher.recordSuccess(peer, missing * manifest.blockSize, performance.now() - started)
+  }
+
+  /** A large blob, from every device that holds it at once (PeerFetcher.download). */
+  async #fetchFromAll(item: FetchProgress, manifest: Manifest, signal: AbortSignal): Promise<void> {
+    const writer = this.#cache.writer(item.contentId)
+    let sinceCommit = 0
+    try {
+      await this.#fetcher.download(
+        item.contentId,
+        manifest,
+        this.#cache.missingBlocks(item.contentId),
+        async (index, bytes) => {
+          await writer.write(index, bytes, signal)
+          item.blocksDone++
+          if (++sinceCommit >= RUN_BLOCKS) {
+            sinceCommit = 0
+            await writer.commit(signal)
+          }
+        },
+        signal,
+        RUN_BLOCKS,
+      )
+    } finally {
+      await writer.close()
+    }
+  }
+
+  /** Fills in the item's block counts; returns the blocks still missing. */
+  #progress(item: FetchProgress, manifest: Manifest): number {
+    const missing = this.#cache.missingBlocks(item.contentId).length
+    item.blocksTotal = Math.ceil(manifest.size / manifest.blockSize)
+    item.blocksDone = item.blocksTotal - missing
+    return missing
   }
 }

@@ -34,6 +34,12 @@ export interface PinCachePort extends CachePort {
   isPinned(contentId: string): boolean
   isComplete(contentId: string): boolean
   missingBlocks(contentId: string, first?: number, count?: number): number[]
+  /** Writes many blocks of one blob, committed a run at a time (BlockCache.writer). */
+  writer(contentId: string): {
+    write(index: number, bytes: Uint8Array, signal?: AbortSignal): Promise<void>
+    commit(signal?: AbortSignal): Promise<void>
+    close(): Promise<void>
+  }
   pins(): Array<{
     contentId: string
     label?: string

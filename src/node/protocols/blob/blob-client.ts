@@ -11,7 +11,13 @@ import {
   MAX_MANIFEST_BYTES,
 } from '../../../blobs/wire.ts'
 import { readMessages, writeMessage } from '../stream-io.ts'
-import { CLIENT_HIGH_WATER_MARK, PIPELINE_DEPTH, REQUEST_BYTES, RESPONSE_TIMEOUT_MS } from './constants.ts'
+import {
+  CLIENT_HIGH_WATER_MARK,
+  CLIENT_READ_BUFFER_LIMIT,
+  PIPELINE_DEPTH,
+  REQUEST_BYTES,
+  RESPONSE_TIMEOUT_MS,
+} from './constants.ts'
 import {
   BlobChangedError,
   BlobNotFoundError,
@@ -169,7 +175,7 @@ async function closeWritable(stream: Stream, signal: AbortSignal): Promise<void>
 }
 
 /** Decoded responses from a stream; the stream is aborted when the peer stays silent too long. */
-class ResponseReader {
+export class ResponseReader {
   readonly #stream: Stream
   readonly #peer: string
   readonly #messages: AsyncGenerator<Uint8Array, void, undefined>
@@ -177,6 +183,11 @@ class ResponseReader {
   constructor(stream: Stream, peer: string, maxMessageLength: number, signal: AbortSignal) {
     this.#stream = stream
     this.#peer = peer
+    // Past this the stream is reset. While our reader is paused, what the window granted before
+    // keeps arriving, and a resume hands the buffered bytes over at once and grants a new window:
+    // with the server's 1 MiB sends that can exceed readMessages' own allowance (pause point plus
+    // one window), so allow two windows.
+    stream.maxReadBufferLength = Math.max(stream.maxReadBufferLength, CLIENT_READ_BUFFER_LIMIT)
     this.#messages = readMessages(stream, {
       maxMessageLength,
       highWaterMark: CLIENT_HIGH_WATER_MARK,

@@ -6,6 +6,7 @@ import { membersOnly } from '../../access/members-only.ts'
 import { linkedSignal } from '../linked-signal.ts'
 import { receiveBlocks, receiveManifest } from './blob-client.ts'
 import { BlobStreamServer, refuseBusy } from './blob-server.ts'
+import { BlobSessionClient } from './blob-session.ts'
 import {
   BLOB_PROTOCOL,
   DEFAULT_MAX_CONCURRENT_PER_PEER,
@@ -19,6 +20,8 @@ import {
   BlobNotFoundError,
   BlobProtocolError,
   BlobServiceStoppedError,
+  BlobSessionClosedError,
+  BlobSessionEndedError,
   BlobTimeoutError,
   BlobTransferError,
   BlockVerificationError,
@@ -26,12 +29,20 @@ import {
   PeerBusyError,
 } from './errors.ts'
 import { toError } from './frames.ts'
-import type { BlobExchange, BlobExchangeComponents, BlobExchangeInit, FetchedBlock } from './index.ts'
+import type {
+  BlobExchange,
+  BlobExchangeComponents,
+  BlobExchangeInit,
+  BlobSession,
+  FetchedBlock,
+} from './index.ts'
 import { TransferSlots } from './transfer-slots.ts'
 
 /** Errors a fetch throws as they are; anything else from the stream becomes a BlobTransferError. */
 const OWN_ERRORS = [
   BlobChangedError,
+  BlobSessionEndedError,
+  BlobSessionClosedError,
   BlobNotFoundError,
   BlobProtocolError,
   BlobTimeoutError,
@@ -176,6 +187,30 @@ export class BlobExchangeService implements BlobExchange, Startable {
       // Left early (break, return): tell the server to stop.
       if (!finished) stream?.abort(new Error('the consumer stopped reading blocks'))
     }
+  }
+
+  async openSession(peer: PeerId | string, options: AbortOptions = {}): Promise<BlobSession> {
+    const peerName = peer.toString()
+    const { signal, dispose } = this.#signalFor(options)
+    let stream: Stream
+    try {
+      stream = await this.#openStream(peer, signal)
+    } catch (err) {
+      dispose()
+      throw this.#failure(err, options, peerName)
+    }
+    const onAbort = (): void => stream.abort(toError(signal.reason, 'the session was aborted'))
+    signal.addEventListener('abort', onAbort)
+    return new BlobSessionClient({
+      peer: peerName,
+      stream,
+      signal,
+      mapError: (err) => this.#failure(err, options, peerName),
+      dispose: () => {
+        signal.removeEventListener('abort', onAbort)
+        dispose()
+      },
+    })
   }
 
   #signalFor(options: AbortOptions): { signal: AbortSignal; dispose(): void } {

@@ -13,9 +13,11 @@ import {
   MalformedBlobMessageError,
   MessageKind,
 } from '../../../blobs/wire.ts'
-import { readMessages, StreamClosedError, waitForDrain } from '../stream-io.ts'
+import { encodeLengthPrefix, readMessages, StreamClosedError, waitForDrain } from '../stream-io.ts'
 import {
   CLOSE_TIMEOUT_MS,
+  FLUSH_BYTES,
+  READ_AHEAD_BLOCKS,
   REQUEST_TIMEOUT_MS,
   SERVER_HIGH_WATER_MARK,
   STALL_TIMEOUT_MS,
@@ -56,6 +58,13 @@ export class BlobStreamServer {
   readonly #unlinkLifetime: () => void
   /** The blob of the last request, kept open for the next request on the same stream. */
   #open: { contentId: string; blob: ServedBlob } | undefined
+  /**
+   * Messages written but not sent yet. They leave together in one send() (one muxer frame, one
+   * window update from the client, a few system calls) once FLUSH_BYTES are waiting, or before
+   * the server would wait for a disk read or the next request.
+   */
+  #out: Uint8Array[] = []
+  #outBytes = 0
 
   constructor(init: BlobStreamServerInit) {
     this.#stream = init.stream
@@ -89,7 +98,7 @@ export class BlobStreamServer {
         }, REQUEST_TIMEOUT_MS)
         let next: IteratorResult<Uint8Array, void>
         try {
-          next = await requests.next()
+          next = await this.#nextRequest(requests)
         } catch (err) {
           // A length prefix too long or damaged: the framing is lost, so say so and stop.
           const name = (err as Error).name
@@ -102,6 +111,7 @@ export class BlobStreamServer {
         if (next.done === true) break
         if (!(await this.#answer(next.value))) break
       }
+      await this.#flush()
       // The last blocks may still wait for a slow consumer to make room: give it the stall time.
       await stream.close({ signal: AbortSignal.any([this.#signal, AbortSignal.timeout(STALL_TIMEOUT_MS)]) })
     } catch (err) {
@@ -189,17 +199,25 @@ export class BlobStreamServer {
       )
       return false
     }
-    let pending = this.#readBlock(blob, first)
+    // A few blocks are read ahead, so that they are ready to leave together.
+    const reads: Array<{ promise: Promise<Uint8Array>; settled: boolean }> = []
+    let nextRead = first
+    const readAhead = () => {
+      while (nextRead < end && reads.length < READ_AHEAD_BLOCKS) reads.push(this.#readBlock(blob, nextRead++))
+    }
+    readAhead()
     for (let index = first; index < end; index++) {
+      const read = reads.shift()!
       let bytes: Uint8Array
       try {
-        bytes = await pending
+        // Send what is ready rather than let it wait for the disk.
+        if (!read.settled) await this.#flush()
+        bytes = await read.promise
       } catch (err) {
         await this.#sendProviderError(err, `cannot read block ${index}`)
         return false
       }
-      // Read the next block while this one goes out.
-      if (index + 1 < end) pending = this.#readBlock(blob, index + 1)
+      readAhead()
       if (bytes.length < 1 || bytes.length > manifest.blockSize) {
         await this.#sendError('internal', `block ${index} was read as ${bytes.length} bytes`)
         return false
@@ -210,16 +228,43 @@ export class BlobStreamServer {
     return true
   }
 
-  #readBlock(blob: ServedBlob, index: number): Promise<Uint8Array> {
+  #readBlock(blob: ServedBlob, index: number): { promise: Promise<Uint8Array>; settled: boolean } {
     let promise: Promise<Uint8Array>
     try {
       promise = Promise.resolve(blob.readBlock(index, this.#signal))
     } catch (err) {
       promise = Promise.reject(err)
     }
+    const read = { promise, settled: false }
     // Awaited later; if the stream fails first, the rejection must not go unhandled.
-    promise.catch(() => {})
-    return promise
+    promise.then(
+      () => {
+        read.settled = true
+      },
+      () => {
+        read.settled = true
+      },
+    )
+    return read
+  }
+
+  /** The next request; what is written is sent first unless the request is there already. */
+  async #nextRequest(
+    requests: AsyncGenerator<Uint8Array, void, undefined>,
+  ): Promise<IteratorResult<Uint8Array, void>> {
+    const next = requests.next()
+    if (this.#outBytes > 0) {
+      // A request already received resolves within microtasks, before the next turn of the loop.
+      const ready = await Promise.race([
+        next.then(
+          () => true,
+          () => true,
+        ),
+        new Promise<boolean>((resolve) => setImmediate(resolve, false)),
+      ])
+      if (!ready) await this.#flush()
+    }
+    return next
   }
 
   async #sendProviderError(err: unknown, what: string): Promise<void> {
@@ -236,12 +281,28 @@ export class BlobStreamServer {
 
   async #sendError(code: BlobErrorCode, message: string): Promise<void> {
     await this.#write(encodeResponse({ kind: 'error', code, message }))
+    await this.#flush()
   }
 
-  /** Sends one message; waits while the stream's buffers are full, giving up on a client that stalls. */
+  /** Queues one message; sends the queue once FLUSH_BYTES wait. */
   async #write(head: Uint8Array, body?: Uint8Array): Promise<void> {
     this.#signal.throwIfAborted()
-    if (sendMessageParts(this.#stream, head, body)) return
+    const length = head.length + (body?.length ?? 0)
+    const prefix = encodeLengthPrefix(length)
+    this.#out.push(prefix, head)
+    if (body !== undefined) this.#out.push(body)
+    this.#outBytes += prefix.length + length
+    if (this.#outBytes >= FLUSH_BYTES) await this.#flush()
+  }
+
+  /** Sends what was written, in one piece; waits while the stream's buffers are full, giving up on a client that stalls. */
+  async #flush(): Promise<void> {
+    if (this.#outBytes === 0) return
+    this.#signal.throwIfAborted()
+    const bytes = concat(this.#out, this.#outBytes)
+    this.#out = []
+    this.#outBytes = 0
+    if (this.#stream.send(bytes)) return
     const stalled = new AbortController()
     const timer = setTimeout(() => {
       stalled.abort(new ClientStalledError(`${this.#peer} took no bytes for ${STALL_TIMEOUT_MS} ms`))
@@ -275,6 +336,17 @@ export async function refuseBusy(stream: Stream, message: string): Promise<void>
   } finally {
     await requests.return(undefined)
   }
+}
+
+function concat(parts: Uint8Array[], length: number): Uint8Array {
+  if (parts.length === 1) return parts[0]!
+  const out = Buffer.allocUnsafe(length)
+  let at = 0
+  for (const part of parts) {
+    out.set(part, at)
+    at += part.length
+  }
+  return out
 }
 
 /** Aborts `target` when `source` aborts, until the returned function is called. */

@@ -19,6 +19,19 @@ export const MAX_OUTBOUND_STREAMS = 64
  * flight the server always has the next one queued, so a long download never waits a round trip.
  */
 export const REQUEST_BYTES = 16 * 1024 * 1024
+/**
+ * The server gathers messages up to this many bytes into one send(): every send becomes muxer
+ * frames that each cost a window update from the client and system calls on both sides, which
+ * made 256 KiB messages sent one by one CPU-bound on loopback.
+ */
+export const FLUSH_BYTES = 1024 * 1024
+/**
+ * Bytes a session asks for before their answers have arrived (blocks counted at full size): enough
+ * for the server never to wait for the next request, and a bound on what can pile up on the client.
+ */
+export const SESSION_IN_FLIGHT_BYTES = 16 * 1024 * 1024
+/** Blocks the server reads ahead of the one it sends (bounded memory: this many blocks per stream). */
+export const READ_AHEAD_BLOCKS = 4
 /** Blocks requests a client keeps outstanding on one stream. */
 export const PIPELINE_DEPTH = 2
 
@@ -27,6 +40,8 @@ export const PIPELINE_DEPTH = 2
  * granting window, and the server waits for drain instead of reading further blocks).
  */
 export const CLIENT_HIGH_WATER_MARK = 2 * 1024 * 1024
+/** A client's stream is reset when more than this waits in its read buffer (see ResponseReader). */
+export const CLIENT_READ_BUFFER_LIMIT = CLIENT_HIGH_WATER_MARK + 2 * 16 * 1024 * 1024 + 2 * 1024 * 1024
 /** Requests are tiny: the server pauses a stream that queues more than this many request bytes. */
 export const SERVER_HIGH_WATER_MARK = 4 * 1024
 

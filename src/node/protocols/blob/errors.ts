@@ -78,3 +78,16 @@ export class RequestTimeoutError extends Error {
 export class ClientStalledError extends Error {
   override name = 'ClientStalledError'
 }
+
+/** A call on a session that was closed: it took no more requests. */
+export class BlobSessionClosedError extends Error {
+  override name = 'BlobSessionClosedError'
+}
+
+/**
+ * The server ended a session with an error message about another call (the protocol ends the
+ * exchange there): this call was not answered; ask again, on a new session.
+ */
+export class BlobSessionEndedError extends Error {
+  override name = 'BlobSessionEndedError'
+}

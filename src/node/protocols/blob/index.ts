@@ -53,6 +53,37 @@ export interface FetchedBlock {
   bytes: Uint8Array
 }
 
+/**
+ * Many requests to one device on one stream, answered in order (pipelining): a mirror asks for
+ * hundreds of small blobs without a new stream or a round trip for each. Calls may be made
+ * concurrently; each sends its requests at once. See BlobSessionClient for the failure rules.
+ */
+export interface BlobSession {
+  readonly peer: string
+  /** Calls not answered completely yet. */
+  readonly pending: number
+  /** True once the session takes no more calls. */
+  readonly closed: boolean
+  /** The manifest of `contentId`, verified against it. */
+  manifest(contentId: string): Promise<Manifest>
+  /**
+   * Blocks `first` to `first + count - 1`, in order, each verified against `manifest` before
+   * `onBlock` gets it; the next block is read once onBlock has resolved. Resolves after the last
+   * block; rejects with onBlock's error (the rest of the answer is dropped) or the session's.
+   */
+  blocks(
+    contentId: string,
+    manifest: Manifest,
+    first: number,
+    count: number,
+    onBlock: (block: FetchedBlock) => Promise<void> | void,
+  ): Promise<void>
+  /** Takes no more calls; resolves when every call is answered and the stream is closed. */
+  close(): Promise<void>
+  /** Resets the stream: every waiting call fails with `reason`. */
+  abort(reason: Error): void
+}
+
 export interface BlobExchange {
   readonly protocol: string
   /** Streams this device is serving right now. */
@@ -80,6 +111,12 @@ export interface BlobExchange {
     count: number,
     options?: AbortOptions,
   ): AsyncIterable<FetchedBlock>
+  /**
+   * A session with `peer` on a stream of its own (it counts against the peer's streams served at
+   * once). Aborting the signal resets it. Calls fail with the errors of fetchBlocks, or
+   * BlobSessionEndedError / BlobSessionClosedError.
+   */
+  openSession(peer: PeerId | string, options?: AbortOptions): Promise<BlobSession>
 }
 
 export function blobExchange(init: BlobExchangeInit): (components: BlobExchangeComponents) => BlobExchange {
@@ -92,6 +129,8 @@ export {
   BlobNotFoundError,
   BlobProtocolError,
   BlobServiceStoppedError,
+  BlobSessionClosedError,
+  BlobSessionEndedError,
   BlobTimeoutError,
   BlobTransferError,
   BlockVerificationError,

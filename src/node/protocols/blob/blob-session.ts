@@ -1,0 +1,344 @@
+import type { Stream } from '@libp2p/interface'
+import { type Manifest, verifyBlock, verifyManifest } from '../../../blobs/content-id.ts'
+import {
+  BLOCK_MESSAGE_HEADER_BYTES,
+  type BlobResponse,
+  encodeRequest,
+  MAX_BLOCK_BYTES,
+  MAX_BLOCKS_PER_REQUEST,
+  MAX_MANIFEST_BYTES,
+} from '../../../blobs/wire.ts'
+import { encodeLengthPrefix } from '../stream-io.ts'
+import { errorFromResponse, ResponseReader } from './blob-client.ts'
+import { SESSION_IN_FLIGHT_BYTES } from './constants.ts'
+import {
+  BlobProtocolError,
+  BlobSessionClosedError,
+  BlobSessionEndedError,
+  BlockVerificationError,
+  ManifestVerificationError,
+} from './errors.ts'
+import { toError } from './frames.ts'
+import type { BlobSession, FetchedBlock } from './index.ts'
+
+interface ManifestCall {
+  kind: 'manifest'
+  contentId: string
+  resolve(manifest: Manifest): void
+  reject(error: Error): void
+}
+
+interface BlocksCall {
+  kind: 'blocks'
+  contentId: string
+  manifest: Manifest
+  /** The next block expected, and the end of the wire request being answered. */
+  next: number
+  /** First and end (exclusive) block of each wire request not answered completely yet. */
+  rangeStarts: number[]
+  rangeEnds: number[]
+  onBlock(block: FetchedBlock): Promise<void> | void
+  /** Set when onBlock failed: the rest of this answer is read and dropped. */
+  failed: Error | undefined
+  resolve(): void
+  reject(error: Error): void
+}
+
+type Call = ManifestCall | BlocksCall
+
+/** What a manifest request counts against the in-flight limit (a 2 GB file's manifest). */
+const MANIFEST_COST = 256 * 1024
+
+function blockRangeCosts(call: BlocksCall): number[] {
+  return call.rangeEnds.map((end, i) => (end - call.rangeStarts[i]!) * call.manifest.blockSize)
+}
+
+/** Largest response a session accepts: a manifest of the biggest blob, or the biggest block. */
+const MAX_SESSION_MESSAGE = Math.max(1 + MAX_MANIFEST_BYTES, BLOCK_MESSAGE_HEADER_BYTES + MAX_BLOCK_BYTES)
+
+/**
+ * Many requests on one stream (PROTOCOL.md, "Flow": pipelining). Each call queues its requests at
+ * once; the server answers in order, so answers are matched to calls first in, first out. Blocks are
+ * verified before onBlock sees them, and the next message is read only once onBlock has resolved,
+ * so a slow consumer slows the server down (the reader pauses the stream, yamux stops granting
+ * window).
+ *
+ * An error message from the server ends the exchange: the call it answers fails with the named
+ * error, every other waiting call with BlobSessionEndedError (ask again on another session). A
+ * failing stream fails every waiting call. The session's signal resets the stream.
+ */
+export class BlobSessionClient implements BlobSession {
+  readonly peer: string
+  readonly #stream: Stream
+  readonly #reader: ResponseReader
+  readonly #signal: AbortSignal
+  readonly #mapError: (err: unknown) => Error
+  readonly #dispose: () => void
+  readonly #calls: Call[] = []
+  /** Encoded requests waiting for the next flush (requests queued together leave in one frame). */
+  #outgoing: Uint8Array[] = []
+  /** Requests not sent yet because SESSION_IN_FLIGHT_BYTES are asked for already. */
+  readonly #held: Array<{ bytes: Uint8Array; cost: number }> = []
+  /** Bytes the requests sent may still bring (their blocks at full size); freed as each is answered. */
+  #inFlight = 0
+  #flushQueued = false
+  #closing = false
+  #failure: Error | undefined
+  #wakeReader: (() => void) | undefined
+  readonly #done: Promise<void>
+
+  constructor(init: {
+    peer: string
+    stream: Stream
+    signal: AbortSignal
+    mapError: (err: unknown) => Error
+    dispose: () => void
+  }) {
+    this.peer = init.peer
+    this.#stream = init.stream
+    this.#signal = init.signal
+    this.#mapError = init.mapError
+    this.#dispose = init.dispose
+    this.#reader = new ResponseReader(init.stream, init.peer, MAX_SESSION_MESSAGE, init.signal)
+    // Everything asked for may wait in the paused stream (see #release), plus one message being cut.
+    init.stream.maxReadBufferLength = Math.max(
+      init.stream.maxReadBufferLength,
+      SESSION_IN_FLIGHT_BYTES + MAX_SESSION_MESSAGE,
+    )
+    this.#done = this.#run()
+  }
+
+  /** Calls not answered completely yet. */
+  get pending(): number {
+    return this.#calls.length
+  }
+
+  /** True once the session takes no more calls (closed, failed, or ended by an error message). */
+  get closed(): boolean {
+    return this.#closing || this.#failure !== undefined
+  }
+
+  manifest(contentId: string): Promise<Manifest> {
+    return new Promise<Manifest>((resolve, reject) => {
+      this.#enqueue({ kind: 'manifest', contentId, resolve, reject }, [
+        encodeRequest({ kind: 'manifest', contentId }),
+      ])
+    })
+  }
+
+  blocks(
+    contentId: string,
+    manifest: Manifest,
+    first: number,
+    count: number,
+    onBlock: (block: FetchedBlock) => Promise<void> | void,
+  ): Promise<void> {
+    if (count === 0) return Promise.resolve()
+    const requests: Uint8Array[] = []
+    const rangeStarts: number[] = []
+    const rangeEnds: number[] = []
+    // Requests small enough that the in-flight limit lets two of them overlap.
+    const perRequest = Math.max(
+      1,
+      Math.min(MAX_BLOCKS_PER_REQUEST, Math.floor(SESSION_IN_FLIGHT_BYTES / 2 / manifest.blockSize)),
+    )
+    for (let at = first; at < first + count; at += perRequest) {
+      const n = Math.min(perRequest, first + count - at)
+      requests.push(encodeRequest({ kind: 'blocks', contentId, first: at, count: n }))
+      rangeStarts.push(at)
+      rangeEnds.push(at + n)
+    }
+    return new Promise<void>((resolve, reject) => {
+      const call: BlocksCall = {
+        kind: 'blocks',
+        contentId,
+        manifest,
+        next: first,
+        rangeStarts,
+        rangeEnds,
+        onBlock,
+        failed: undefined,
+        resolve,
+        reject,
+      }
+      this.#enqueue(call, requests)
+    })
+  }
+
+  /** Sends no more requests; resolves once every call is answered and the stream is closed. */
+  async close(): Promise<void> {
+    this.#closing = true
+    this.#wakeReader?.()
+    await this.#done
+  }
+
+  /** Resets the stream: every waiting call fails with `reason`. */
+  abort(reason: Error): void {
+    this.#fail(reason)
+    this.#stream.abort(reason)
+  }
+
+  #enqueue(call: Call, requests: Uint8Array[]): void {
+    if (this.#failure !== undefined) {
+      call.reject(this.#failure)
+      return
+    }
+    if (this.#closing) {
+      call.reject(new BlobSessionClosedError(`the session with ${this.peer} is closed`))
+      return
+    }
+    this.#calls.push(call)
+    const costs = call.kind === 'manifest' ? [MANIFEST_COST] : blockRangeCosts(call)
+    for (const [i, request] of requests.entries()) this.#held.push({ bytes: request, cost: costs[i]! })
+    this.#release(0)
+    this.#wakeReader?.()
+  }
+
+  /**
+   * Frees `answered` bytes of credit and sends the held requests that now fit. The server can send
+   * only what was asked for, so this bounds what can pile up in the stream while our reader is
+   * paused (a pause alone does not: each resume grants the sender a new window).
+   */
+  #release(answered: number): void {
+    this.#inFlight -= answered
+    while (this.#held.length > 0) {
+      const next = this.#held[0]!
+      if (this.#inFlight > 0 && this.#inFlight + next.cost > SESSION_IN_FLIGHT_BYTES) break
+      this.#held.shift()
+      this.#inFlight += next.cost
+      this.#outgoing.push(encodeLengthPrefix(next.bytes.length), next.bytes)
+    }
+    if (this.#outgoing.length > 0 && !this.#flushQueued) {
+      this.#flushQueued = true
+      queueMicrotask(() => this.#flush())
+    }
+  }
+
+  #flush(): void {
+    this.#flushQueued = false
+    if (this.#outgoing.length === 0 || this.#failure !== undefined) return
+    const bytes = concat(this.#outgoing)
+    this.#outgoing = []
+    try {
+      // Requests are tiny and bounded by the calls the owner keeps waiting: no drain needed.
+      this.#stream.send(bytes)
+    } catch (err) {
+      this.abort(this.#mapError(err))
+    }
+  }
+
+  async #run(): Promise<void> {
+    try {
+      while (true) {
+        if (this.#calls.length === 0) {
+          if (this.#closing) break
+          await new Promise<void>((resolve) => {
+            this.#wakeReader = resolve
+          })
+          this.#wakeReader = undefined
+          continue
+        }
+        const response = await this.#reader.next()
+        if (!(await this.#dispatch(this.#calls[0]!, response))) return
+      }
+      this.#flush()
+      await this.#stream.close({ signal: this.#signal })
+    } catch (err) {
+      const error = this.#signal.aborted ? this.#mapError(this.#signal.reason) : this.#mapError(err)
+      this.#fail(error)
+      this.#stream.abort(error)
+    } finally {
+      await this.#reader.close().catch(() => {})
+      this.#dispose()
+    }
+  }
+
+  /** Handles one response to `call`; false when it ended the exchange. */
+  async #dispatch(call: Call, response: BlobResponse): Promise<boolean> {
+    if (response.kind === 'error') {
+      const error = errorFromResponse(response, { peer: this.peer, contentId: call.contentId })
+      this.#calls.shift()
+      call.reject(error)
+      this.#fail(new BlobSessionEndedError(`${this.peer} ended the session: ${error.message}`))
+      this.#stream.abort(error)
+      return false
+    }
+    if (call.kind === 'manifest') {
+      if (response.kind !== 'manifest') {
+        throw new BlobProtocolError(
+          `${this.peer} answered a manifest request with a ${response.kind} message`,
+        )
+      }
+      this.#calls.shift()
+      this.#release(MANIFEST_COST)
+      try {
+        call.resolve(verifyManifest(call.contentId, response.manifest))
+      } catch (err) {
+        call.reject(
+          new ManifestVerificationError(
+            `the manifest ${this.peer} sent is not the one of ${call.contentId}: ${(err as Error).message}`,
+            { cause: err },
+          ),
+        )
+      }
+      return true
+    }
+    const rangeEnd = call.rangeEnds[0]!
+    if (response.kind === 'end') {
+      if (call.next !== rangeEnd) {
+        throw new BlobProtocolError(
+          `${this.peer} ended a response at block ${call.next}, before block ${rangeEnd}`,
+        )
+      }
+      const rangeStart = call.rangeStarts.shift()!
+      call.rangeEnds.shift()
+      this.#release((rangeEnd - rangeStart) * call.manifest.blockSize)
+      if (call.rangeEnds.length === 0) {
+        this.#calls.shift()
+        if (call.failed) call.reject(call.failed)
+        else call.resolve()
+      }
+      return true
+    }
+    if (response.kind !== 'block')
+      throw new BlobProtocolError(`${this.peer} answered a blocks request with a manifest`)
+    if (response.index !== call.next || call.next >= rangeEnd) {
+      throw new BlobProtocolError(
+        `${this.peer} sent block ${response.index} where block ${call.next} belonged`,
+      )
+    }
+    call.next++
+    if (call.failed) return true
+    if (!verifyBlock(call.manifest, response.index, response.bytes)) {
+      // A peer that sends a wrong block is not trusted with the rest of the session either.
+      throw new BlockVerificationError(
+        `block ${response.index} of ${call.contentId} from ${this.peer} does not match its hash`,
+        response.index,
+      )
+    }
+    try {
+      await call.onBlock({ index: response.index, bytes: response.bytes })
+    } catch (err) {
+      call.failed = toError(err, 'the block consumer failed')
+    }
+    return true
+  }
+
+  #fail(error: Error): void {
+    this.#failure ??= error
+    for (const call of this.#calls.splice(0)) call.reject(error)
+    this.#wakeReader?.()
+  }
+}
+
+function concat(parts: Uint8Array[]): Uint8Array {
+  let length = 0
+  for (const part of parts) length += part.length
+  const out = new Uint8Array(length)
+  let at = 0
+  for (const part of parts) {
+    out.set(part, at)
+    at += part.length
+  }
+  return out
+}
