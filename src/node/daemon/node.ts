@@ -1,4 +1,5 @@
 import { randomBytes } from 'node:crypto'
+import path from 'node:path'
 import type { Connection, Libp2p } from '@libp2p/interface'
 import { peerIdFromString } from '@libp2p/peer-id'
 import { multiaddr } from '@multiformats/multiaddr'
@@ -92,6 +93,7 @@ export class CloudlessNode {
         privateKey: device.privateKey,
         network: device.config.network,
         connectionGater: gater,
+        webrtcCertificateFile: path.join(device.layout.home, 'webrtc-direct.json'),
         services: {
           catalogSync: catalogSync({
             doc: catalog.doc,
