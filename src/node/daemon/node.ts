@@ -11,6 +11,7 @@ import { Device } from '../device/device.ts'
 import { opsRoute } from '../http/ops-route.ts'
 import { type HttpServerHandle, startHttpServer } from '../http/server.ts'
 import { coverRoute, streamRoute } from '../http/stream-route.ts'
+import { webAppRoute } from '../http/web-app-route.ts'
 import type { Logger } from '../log.ts'
 import { NodeBlobProvider } from '../media/blob-provider.ts'
 import { LocalFiles } from '../media/local-file.ts'
@@ -134,6 +135,7 @@ export class CloudlessNode {
           opsRoute(() => ({ device, node })),
           streamRoute({ streamer: () => media.streamer, catalog }),
           coverRoute({ covers: device.covers, catalog }),
+          webAppRoute(),
         ],
         log: (line) => log.warn(line),
       })

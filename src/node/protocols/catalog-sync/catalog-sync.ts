@@ -363,7 +363,7 @@ export class CatalogSyncService
       state.timer = undefined
       void this.#openLink(peer)
     }, delay)
-    state.timer.unref()
+    state.timer.unref?.() // a number in browsers
     this.#reopen.set(peer, state)
   }
 

@@ -1,0 +1,63 @@
+import { inviteFromFragment } from './peer/invite-link.ts'
+import { WebPeer } from './peer/peer.ts'
+import { BlockSource } from './stream/block-source.ts'
+import { answerServiceWorker, startServiceWorker } from './stream/bridge.ts'
+import { byId } from './ui/dom.ts'
+import { LibraryView } from './ui/library-view.ts'
+import { pairView } from './ui/pair-view.ts'
+import { Player } from './ui/player.ts'
+
+/**
+ * The web app: this browser is a device of the library (peer/), streams through its service
+ * worker (stream/), and shows the library (ui/).
+ */
+async function main(): Promise<void> {
+  const status = byId<HTMLElement>('status')
+  const main = byId<HTMLElement>('main')
+  const search = byId<HTMLInputElement>('search')
+  const [peer] = await Promise.all([WebPeer.start(), startServiceWorker()])
+  answerServiceWorker(new BlockSource(peer))
+  // For tests and the curious: the running peer.
+  Object.assign(globalThis, { cloudless: peer })
+
+  const showStatus = () => {
+    const s = peer.status()
+    const devices = s.connected.length === 1 ? '1 device' : `${s.connected.length} devices`
+    status.textContent = s.paired
+      ? `${s.deviceName} · connected to ${devices}`
+      : `${s.deviceName} · not paired`
+    status.dataset.connected = String(s.connected.length)
+    status.dataset.synced = String(s.synced.length)
+    status.dataset.deviceId = s.deviceId
+  }
+  peer.addEventListener('status', showStatus)
+  showStatus()
+
+  const showLibrary = () => {
+    const library = new LibraryView(peer)
+    const player = new Player()
+    library.onPlay = (track, queue) => player.play(track, queue)
+    player.onTrackChange = (track) => library.setPlaying(track?.id)
+    search.hidden = false
+    search.addEventListener('input', () => library.search(search.value))
+    main.replaceChildren(library.element)
+    showStatus()
+  }
+
+  const invite = inviteFromFragment(location.hash)
+  if (invite !== undefined) history.replaceState(null, '', location.pathname + location.search)
+  if (peer.paired) showLibrary()
+  else
+    main.replaceChildren(
+      pairView(peer, { ...(invite === undefined ? {} : { invite }), onJoined: showLibrary }),
+    )
+}
+
+main().catch((error: Error) => {
+  const status = document.getElementById('status')
+  if (status !== null) {
+    status.textContent = `failed to start: ${error.message}`
+    status.className = 'error'
+  }
+  console.error(error)
+})
