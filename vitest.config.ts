@@ -7,5 +7,7 @@ export default defineConfig({
     hookTimeout: 60_000,
     // Integration tests spawn real processes; two cores here, so keep the pool small.
     maxWorkers: 2,
+    // The browser tests need the web app built (dist/web).
+    globalSetup: ['test/helpers/build-web-setup.ts'],
   },
 })

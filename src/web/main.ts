@@ -1,4 +1,5 @@
 import { inviteFromFragment } from './peer/invite-link.ts'
+import { BROWSER_TRANSPORTS, type BrowserTransport } from './peer/libp2p.ts'
 import { WebPeer } from './peer/peer.ts'
 import { BlockSource } from './stream/block-source.ts'
 import { answerServiceWorker, startServiceWorker } from './stream/bridge.ts'
@@ -15,7 +16,7 @@ async function main(): Promise<void> {
   const status = byId<HTMLElement>('status')
   const main = byId<HTMLElement>('main')
   const search = byId<HTMLInputElement>('search')
-  const [peer] = await Promise.all([WebPeer.start(), startServiceWorker()])
+  const [peer] = await Promise.all([WebPeer.start({ ...transportsFromQuery() }), startServiceWorker()])
   answerServiceWorker(new BlockSource(peer))
   // For tests and the curious: the running peer.
   Object.assign(globalThis, { cloudless: peer })
@@ -29,6 +30,7 @@ async function main(): Promise<void> {
     status.dataset.connected = String(s.connected.length)
     status.dataset.synced = String(s.synced.length)
     status.dataset.deviceId = s.deviceId
+    status.dataset.addresses = s.addresses.join(' ')
   }
   peer.addEventListener('status', showStatus)
   showStatus()
@@ -51,6 +53,13 @@ async function main(): Promise<void> {
     main.replaceChildren(
       pairView(peer, { ...(invite === undefined ? {} : { invite }), onJoined: showLibrary }),
     )
+}
+
+/** `?transport=webrtc-direct` or `?transport=websockets`: dial with that transport only. */
+function transportsFromQuery(): { transports?: BrowserTransport[] } {
+  const wanted = new URLSearchParams(location.search).getAll('transport')
+  const transports = BROWSER_TRANSPORTS.filter((t) => wanted.includes(t))
+  return transports.length === 0 ? {} : { transports }
 }
 
 main().catch((error: Error) => {

@@ -7,8 +7,14 @@ import { webSockets } from '@libp2p/websockets'
 import { yamux } from '@libp2p/yamux'
 import { createLibp2p, type ServiceFactoryMap } from 'libp2p'
 
+/** The transports a page can dial Node devices with. */
+export type BrowserTransport = 'webrtc-direct' | 'websockets'
+export const BROWSER_TRANSPORTS: readonly BrowserTransport[] = ['webrtc-direct', 'websockets']
+
 export interface BrowserLibp2pOptions<S extends Record<string, unknown>> {
   privateKey: PrivateKey
+  /** Default: both. One only to find out how a network behaves (the app's `?transport=`). */
+  transports?: readonly BrowserTransport[]
   connectionGater: ConnectionGater
   services: ServiceFactoryMap<S>
 }
@@ -21,10 +27,11 @@ export interface BrowserLibp2pOptions<S extends Record<string, unknown>> {
 export async function createBrowserLibp2p<S extends Record<string, unknown>>(
   options: BrowserLibp2pOptions<S>,
 ): Promise<Libp2p<S & { identify: unknown; ping: unknown }>> {
+  const chosen = options.transports ?? BROWSER_TRANSPORTS
   return createLibp2p({
     privateKey: options.privateKey,
     addresses: { listen: [] },
-    transports: [webRTCDirect(), webSockets()],
+    transports: chosen.map((t) => (t === 'webrtc-direct' ? webRTCDirect() : webSockets())),
     connectionEncrypters: [noise()],
     streamMuxers: [yamux()],
     connectionGater: options.connectionGater,

@@ -10,7 +10,7 @@ import { browserDeviceName } from './device-name.ts'
 import { Dialer, type DialTarget } from './dialer.ts'
 import { BrowserGater } from './gater.ts'
 import { loadOrCreateIdentity } from './identity.ts'
-import { createBrowserLibp2p } from './libp2p.ts'
+import { type BrowserTransport, createBrowserLibp2p } from './libp2p.ts'
 
 export class NotPairedError extends Error {
   override name = 'NotPairedError'
@@ -26,6 +26,12 @@ export interface PeerStatus {
   connected: string[]
   /** Devices whose catalog this page has synced with since it connected. */
   synced: string[]
+  /** The addresses of the open connections to them (which transport is in use). */
+  addresses: string[]
+}
+
+export interface WebPeerOptions {
+  transports?: readonly BrowserTransport[]
 }
 
 /**
@@ -50,7 +56,7 @@ export class WebPeer extends EventTarget {
     this.#dialer = new Dialer(libp2p, () => this.#otherDevices())
   }
 
-  static async start(): Promise<WebPeer> {
+  static async start(options: WebPeerOptions = {}): Promise<WebPeer> {
     const [privateKey, { catalog }] = await Promise.all([loadOrCreateIdentity(), openCatalog()])
     const selfId = peerIdFromPrivateKey(privateKey).toString()
     const membership = new Membership({ catalog, selfId })
@@ -60,6 +66,7 @@ export class WebPeer extends EventTarget {
     const name = browserDeviceName()
     const libp2p = await createBrowserLibp2p({
       privateKey,
+      ...(options.transports === undefined ? {} : { transports: options.transports }),
       connectionGater: gater,
       services: {
         catalogSync: catalogSync({
@@ -97,16 +104,19 @@ export class WebPeer extends EventTarget {
 
   status(): PeerStatus {
     const members = new Set(this.membership.others().map((m) => m.deviceId))
-    const connected = [
-      ...new Set(
-        this.libp2p
-          .getConnections()
-          .filter((c) => c.status === 'open')
-          .map((c) => c.remotePeer.toString()),
-      ),
-    ].filter((id) => members.has(id))
+    const open = this.libp2p
+      .getConnections()
+      .filter((c) => c.status === 'open' && members.has(c.remotePeer.toString()))
+    const connected = [...new Set(open.map((c) => c.remotePeer.toString()))]
     const synced = this.libp2p.services.catalogSync.getPeers().filter((id) => members.has(id))
-    return { deviceId: this.deviceId, deviceName: this.deviceName, paired: this.paired, connected, synced }
+    return {
+      deviceId: this.deviceId,
+      deviceName: this.deviceName,
+      paired: this.paired,
+      connected,
+      synced,
+      addresses: open.map((c) => c.remoteAddr.toString()),
+    }
   }
 
   /** Joins the library of the device that made the invite, then syncs the catalog with it. */

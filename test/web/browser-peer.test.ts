@@ -1,0 +1,186 @@
+import { execFileSync } from 'node:child_process'
+import { promises as fs } from 'node:fs'
+import path from 'node:path'
+import type { Browser, BrowserContext, Page } from 'playwright-core'
+import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import type { TrackView } from '../../src/crdt/index.ts'
+import { callNodeOp, findRunningNode } from '../../src/node/control/client.ts'
+import type { DeviceListItem } from '../../src/node/ops/network-ops.ts'
+import { launchChromium, pageProblems, screenshot } from '../helpers/browser.ts'
+import { FIXTURE_LIBRARY, tempDir } from '../helpers/fixtures.ts'
+import { NodeProcess } from '../helpers/node-process.ts'
+
+/**
+ * Issue 5 as a user lives it: a real `cloudless start` holds the music; Debian's Chromium opens
+ * the web app the node serves, with an invite link, and becomes a device of the library over
+ * real libp2p transports. The track it plays exists only on the node: the page's service worker
+ * answers the <audio> element with blocks the page fetched over libp2p and verified.
+ */
+
+const LONG_TITLE = 'Long Sine Sweep'
+
+async function storedBlockKeys(page: Page, contentId: string): Promise<string[]> {
+  return page.evaluate(
+    (id) =>
+      new Promise<string[]>((resolve, reject) => {
+        const open = indexedDB.open('cloudless')
+        open.onerror = () => reject(open.error)
+        open.onsuccess = () => {
+          const keys = open.result.transaction('blocks').objectStore('blocks').getAllKeys()
+          keys.onsuccess = () => resolve((keys.result as string[]).filter((k) => k.startsWith(`${id}/`)))
+        }
+      }),
+    contentId,
+  )
+}
+
+/** Waits until the page's <audio> plays past `seconds` (or fails with its media error). */
+async function playsPast(page: Page, seconds: number): Promise<void> {
+  await page.waitForFunction(
+    (s) => {
+      const a = document.querySelector('audio')!
+      return a.error !== null || (a.currentTime > s && !a.seeking && !a.paused)
+    },
+    seconds,
+    { timeout: 60_000 },
+  )
+  const error = await page.getByTestId('audio').evaluate((a: HTMLAudioElement) => a.error?.message ?? null)
+  expect(error).toBeNull()
+}
+
+describe('the browser peer', { timeout: 180_000 }, () => {
+  let node: NodeProcess
+  let library: string
+  let browser: Browser
+  let tracks: TrackView[] = []
+
+  beforeAll(async () => {
+    library = await tempDir('web-library')
+    // A track of several 256 KiB blocks (60 s of 320 kb/s MP3, ~2.4 MB), so that a seek needs
+    // blocks not fetched yet; plus a few small fixtures.
+    execFileSync('ffmpeg', [
+      '-loglevel',
+      'error',
+      '-f',
+      'lavfi',
+      '-i',
+      'sine=frequency=220:beep_factor=4:duration=60',
+      '-ac',
+      '2',
+      '-b:a',
+      '320k',
+      '-metadata',
+      `title=${LONG_TITLE}`,
+      '-metadata',
+      'artist=Test Tones',
+      '-metadata',
+      'album=Long Ones',
+      path.join(library, 'long.mp3'),
+    ])
+    await fs.cp(path.join(FIXTURE_LIBRARY, 'Paper Planes'), path.join(library, 'Paper Planes'), {
+      recursive: true,
+    })
+    node = await NodeProcess.create('home')
+    const scanned = await node.cli(['scan', library, '--json'])
+    expect(scanned.code, scanned.stderr).toBe(0)
+    await node.start()
+    const info = await findRunningNode(node.home)
+    tracks = await callNodeOp<TrackView[]>(info!, 'tracks', {})
+    browser = await launchChromium()
+  })
+
+  afterAll(async () => {
+    await browser?.close()
+    await node?.dispose()
+    if (library !== undefined) await fs.rm(library, { recursive: true, force: true })
+  })
+
+  // Each transport on its own: a browser context is a browser of its own (own IndexedDB), so
+  // each one pairs as a new device.
+  for (const [transport, addressPattern] of [
+    ['webrtc-direct', /\/udp\/\d+\/webrtc-direct\//],
+    ['websockets', /\/tcp\/\d+\/ws\//],
+  ] as const) {
+    describe(`over ${transport}`, () => {
+      let context: BrowserContext
+      let page: Page
+      let problems: string[] = []
+
+      beforeAll(async () => {
+        context = await browser.newContext()
+        page = await context.newPage()
+        problems = pageProblems(page)
+      })
+      afterAll(async () => {
+        await context?.close()
+      })
+
+      it('pairs from an invite link, shows the catalog, and is listed by `cloudless devices`', async () => {
+        const invite = await node.cliJson<{ link: string }>(['invite'])
+        const payload = invite.link.slice('cloudless://join#'.length)
+        await page.goto(`${node.description!.http}/?transport=${transport}#join=${payload}`)
+        await expect
+          .poll(() => page.getByTestId('track-count').textContent(), { timeout: 60_000 })
+          .toBe(`${tracks.length} tracks`)
+        expect(await page.getByTestId('track-row').count()).toBe(tracks.length)
+        // The secret does not stay in the address bar.
+        expect(page.url()).not.toContain('join=')
+        const status = page.getByTestId('status')
+        await expect.poll(() => status.getAttribute('data-connected'), { timeout: 30_000 }).toBe('1')
+        expect(await status.getAttribute('data-addresses')).toMatch(addressPattern)
+        const browserId = await status.getAttribute('data-device-id')
+        const devices = await node.cliJson<DeviceListItem[]>(['devices'])
+        const listed = devices.find((d) => d.id === browserId)
+        expect(listed, JSON.stringify(devices)).toMatchObject({ name: 'Chromium on Linux', online: true })
+        await screenshot(page, `library-${transport}`)
+        expect(problems).toEqual([])
+      })
+
+      it('answers a Range request for a part of a track only the node holds with its exact bytes', async () => {
+        const long = tracks.find((t) => t.title === LONG_TITLE)!
+        const file = await fs.readFile(path.join(library, 'long.mp3'))
+        const start = file.length - 300_000
+        const end = file.length - 1000
+        const response = await page.evaluate(
+          async ([url, range]) => {
+            const r = await fetch(url, { headers: { range } })
+            return {
+              status: r.status,
+              contentRange: r.headers.get('content-range'),
+              type: r.headers.get('content-type'),
+              bytes: Array.from(new Uint8Array(await r.arrayBuffer())),
+            }
+          },
+          [`media/${long.id}`, `bytes=${start}-${end}`] as const,
+        )
+        expect(response.status).toBe(206)
+        expect(response.contentRange).toBe(`bytes ${start}-${end}/${file.length}`)
+        expect(response.type).toBe('audio/mpeg')
+        expect(Buffer.from(response.bytes).equals(file.subarray(start, end + 1))).toBe(true)
+        // Fetched on demand: the blocks of that range, not the file from its start.
+        const stored = await storedBlockKeys(page, long.contentId)
+        expect(stored).toContain(`${long.contentId}/${Math.floor(end / (256 * 1024))}`)
+        expect(stored).not.toContain(`${long.contentId}/0`)
+      })
+
+      it('plays a track only the node holds, through the service worker, and seeks in it', async () => {
+        const long = tracks.find((t) => t.title === LONG_TITLE)!
+        await page.getByTestId('search').fill('sine sweep')
+        await page.locator(`[data-track-id="${long.id}"]`).click()
+        expect(await page.getByTestId('audio').getAttribute('src')).toBe(`media/${long.id}`)
+        await playsPast(page, 2)
+        expect(await page.getByTestId('now-title').textContent()).toBe(LONG_TITLE)
+        await screenshot(page, `playing-${transport}`)
+        await page.getByTestId('audio').evaluate((a: HTMLAudioElement) => {
+          a.currentTime = 50
+        })
+        await playsPast(page, 51)
+        expect(await page.getByTestId('audio').evaluate((a: HTMLAudioElement) => a.duration)).toBeGreaterThan(
+          59,
+        )
+        expect(await storedBlockKeys(page, long.contentId)).toContain(`${long.contentId}/0`)
+        expect(problems).toEqual([])
+      })
+    })
+  }
+})
