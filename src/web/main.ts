@@ -1,9 +1,11 @@
+import { UserData } from '../crdt/index.ts'
 import { inviteFromFragment } from './peer/invite-link.ts'
 import { BROWSER_TRANSPORTS, type BrowserTransport } from './peer/libp2p.ts'
 import { WebPeer } from './peer/peer.ts'
+import { acquireTabLock } from './peer/tab-lock.ts'
 import { BlockSource } from './stream/block-source.ts'
 import { answerServiceWorker, startServiceWorker } from './stream/bridge.ts'
-import { byId } from './ui/dom.ts'
+import { byId, h } from './ui/dom.ts'
 import { LibraryView } from './ui/library-view.ts'
 import { pairView } from './ui/pair-view.ts'
 import { Player } from './ui/player.ts'
@@ -16,6 +18,17 @@ async function main(): Promise<void> {
   const status = byId<HTMLElement>('status')
   const main = byId<HTMLElement>('main')
   const search = byId<HTMLInputElement>('search')
+  if (!(await acquireTabLock())) {
+    status.textContent = 'open in another tab'
+    main.replaceChildren(
+      h(
+        'p',
+        { class: 'notice', 'data-testid': 'other-tab' },
+        'Cloudless is already open in another tab of this browser: use that one.',
+      ),
+    )
+    return
+  }
   const [peer] = await Promise.all([WebPeer.start({ ...transportsFromQuery() }), startServiceWorker()])
   answerServiceWorker(new BlockSource(peer))
   // For tests and the curious: the running peer.
@@ -40,6 +53,8 @@ async function main(): Promise<void> {
     const player = new Player()
     library.onPlay = (track, queue) => player.play(track, queue)
     player.onTrackChange = (track) => library.setPlaying(track?.id)
+    // Plays are counted per device and add up across devices (user-data.ts).
+    player.onPlayed = (track) => UserData.of(peer.catalog).recordPlay(track.id, peer.deviceId)
     search.hidden = false
     search.addEventListener('input', () => library.search(search.value))
     main.replaceChildren(library.element)

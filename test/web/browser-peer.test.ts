@@ -97,9 +97,9 @@ describe('the browser peer', { timeout: 180_000 }, () => {
 
   // Each transport on its own: a browser context is a browser of its own (own IndexedDB), so
   // each one pairs as a new device.
-  for (const [transport, addressPattern] of [
-    ['webrtc-direct', /\/udp\/\d+\/webrtc-direct\//],
-    ['websockets', /\/tcp\/\d+\/ws\//],
+  for (const [browserNo, transport, addressPattern] of [
+    [1, 'webrtc-direct', /\/udp\/\d+\/webrtc-direct\//],
+    [2, 'websockets', /\/tcp\/\d+\/ws\//],
   ] as const) {
     describe(`over ${transport}`, () => {
       let context: BrowserContext
@@ -116,9 +116,9 @@ describe('the browser peer', { timeout: 180_000 }, () => {
       })
 
       it('pairs from an invite link, shows the catalog, and is listed by `cloudless devices`', async () => {
-        const invite = await node.cliJson<{ link: string }>(['invite'])
-        const payload = invite.link.slice('cloudless://join#'.length)
-        await page.goto(`${node.description!.http}/?transport=${transport}#join=${payload}`)
+        const invite = await node.cliJson<{ webLink: string }>(['invite'])
+        expect(invite.webLink).toMatch(new RegExp(`^${node.description!.http}/#join=[A-Za-z0-9_-]+$`))
+        await page.goto(invite.webLink.replace('/#', `/?transport=${transport}#`))
         await expect
           .poll(() => page.getByTestId('track-count').textContent(), { timeout: 60_000 })
           .toBe(`${tracks.length} tracks`)
@@ -179,6 +179,33 @@ describe('the browser peer', { timeout: 180_000 }, () => {
           59,
         )
         expect(await storedBlockKeys(page, long.contentId)).toContain(`${long.contentId}/0`)
+        // Heard past half: a play of this browser, replicated to the node (and added to those of
+        // the browsers before it: play counts are per device and add up).
+        const info = await findRunningNode(node.home)
+        await expect
+          .poll(
+            async () =>
+              (await callNodeOp<TrackView[]>(info!, 'tracks', {})).find((t) => t.id === long.id)?.plays,
+            { timeout: 30_000 },
+          )
+          .toBe(browserNo)
+        expect(problems).toEqual([])
+      })
+
+      it('opens again after a reload as the same device, with its catalog, and reconnects', async () => {
+        const status = page.getByTestId('status')
+        const deviceId = await status.getAttribute('data-device-id')
+        await page.reload()
+        await expect
+          .poll(() => page.getByTestId('track-count').textContent(), { timeout: 30_000 })
+          .toBe(`${tracks.length} tracks`)
+        expect(await status.getAttribute('data-device-id')).toBe(deviceId)
+        await expect.poll(() => status.getAttribute('data-connected'), { timeout: 30_000 }).toBe('1')
+        // A second tab of the same browser does not start a second peer with the same identity.
+        const second = await context.newPage()
+        await second.goto(page.url())
+        await expect.poll(() => second.getByTestId('other-tab').count(), { timeout: 30_000 }).toBe(1)
+        await second.close()
         expect(problems).toEqual([])
       })
     })

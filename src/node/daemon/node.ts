@@ -212,7 +212,7 @@ export class CloudlessNode {
     })
     log.info(`device ${device.config.deviceName} (${device.deviceId})`)
     for (const addr of libp2p.getMultiaddrs()) log.info(`listening on ${addr}`)
-    log.info(`HTTP API on ${this.http.url}`)
+    log.info(`web app and HTTP API on ${this.http.url}`)
     if (options.watch !== false && device.config.roots.length > 0) {
       this.#watching = this.#scanAndWatch(options.rescanEveryMs)
     }

@@ -113,7 +113,7 @@ export class LibraryView {
       h('span', {}, track.artists.join(', ')),
       h('span', {}, track.album ?? ''),
       h('span', { class: 'muted' }, duration(track.durationSec)),
-      h('span', { class: 'where' }, `${online ? '●' : '○'} ${names.join(', ')}`),
+      h('span', { class: online ? 'where online' : 'where' }, `${online ? '●' : '○'} ${names.join(', ')}`),
     )
     row.addEventListener('click', () => this.onPlay(track, this.#visible()))
     return row

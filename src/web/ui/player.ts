@@ -15,6 +15,9 @@ export class Player {
   #queue: TrackView[] = []
   #index = -1
   onTrackChange: (track: TrackView | undefined) => void = () => {}
+  /** A track counts as played once, when half of it (at most 30 s) has been heard. */
+  onPlayed: (track: TrackView) => void = () => {}
+  #counted = false
 
   constructor() {
     this.audio.addEventListener('ended', () => this.next())
@@ -25,6 +28,15 @@ export class Player {
     })
     this.audio.addEventListener('playing', () => {
       this.#error.textContent = ''
+    })
+    this.audio.addEventListener('timeupdate', () => {
+      const track = this.current
+      const duration = Number.isFinite(this.audio.duration) ? this.audio.duration : (track?.durationSec ?? 0)
+      if (track === undefined || this.#counted || duration === 0) return
+      if (this.audio.currentTime >= Math.min(30, duration / 2)) {
+        this.#counted = true
+        this.onPlayed(track)
+      }
     })
   }
 
@@ -54,6 +66,7 @@ export class Player {
     this.#title.textContent = track.title
     this.#artist.textContent = [track.artists.join(', '), track.album].filter(Boolean).join(' — ')
     this.#error.textContent = ''
+    this.#counted = false
     this.audio.src = `${MEDIA_PATH}${encodeURIComponent(track.id)}`
     this.audio.play().catch((error: Error) => {
       // Autoplay refusals are not errors of ours; anything else is shown.
