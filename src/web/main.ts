@@ -9,6 +9,7 @@ import { byId, h } from './ui/dom.ts'
 import { LibraryView } from './ui/library-view.ts'
 import { pairView } from './ui/pair-view.ts'
 import { Player } from './ui/player.ts'
+import { Sidebar } from './ui/sidebar.ts'
 
 /**
  * The web app: this browser is a device of the library (peer/), streams through its service
@@ -50,14 +51,18 @@ async function main(): Promise<void> {
 
   const showLibrary = () => {
     const library = new LibraryView(peer)
+    const sidebar = new Sidebar(peer)
     const player = new Player()
+    sidebar.onSelect = (source) => library.show(source)
+    library.onSourceGone = () => sidebar.select({ kind: 'all' })
     library.onPlay = (track, queue) => player.play(track, queue)
     player.onTrackChange = (track) => library.setPlaying(track?.id)
     // Plays are counted per device and add up across devices (user-data.ts).
     player.onPlayed = (track) => UserData.of(peer.catalog).recordPlay(track.id, peer.deviceId)
     search.hidden = false
     search.addEventListener('input', () => library.search(search.value))
-    main.replaceChildren(library.element)
+    main.classList.add('with-sidebar')
+    main.replaceChildren(sidebar.element, library.element)
     showStatus()
   }
 

@@ -9,6 +9,7 @@ import type { DeviceListItem } from '../../src/node/ops/network-ops.ts'
 import { launchChromium, pageProblems, screenshot } from '../helpers/browser.ts'
 import { FIXTURE_LIBRARY, tempDir } from '../helpers/fixtures.ts'
 import { NodeProcess } from '../helpers/node-process.ts'
+import { eventually } from '../helpers/wait.ts'
 
 /**
  * Issue 5 as a user lives it: a real `cloudless start` holds the music; Debian's Chromium opens
@@ -18,6 +19,7 @@ import { NodeProcess } from '../helpers/node-process.ts'
  */
 
 const LONG_TITLE = 'Long Sine Sweep'
+const VIDEO_TITLE = 'Test Card'
 
 async function storedBlockKeys(page: Page, contentId: string): Promise<string[]> {
   return page.evaluate(
@@ -77,6 +79,22 @@ describe('the browser peer', { timeout: 180_000 }, () => {
       'album=Long Ones',
       path.join(library, 'long.mp3'),
     ])
+    // A video of several blocks too (10 s of VP8, ~1 MB).
+    execFileSync('ffmpeg', [
+      '-loglevel',
+      'error',
+      '-f',
+      'lavfi',
+      '-i',
+      'testsrc=size=320x240:rate=25:duration=10',
+      '-c:v',
+      'libvpx',
+      '-b:v',
+      '800k',
+      '-metadata',
+      `title=${VIDEO_TITLE}`,
+      path.join(library, 'card.webm'),
+    ])
     await fs.cp(path.join(FIXTURE_LIBRARY, 'Paper Planes'), path.join(library, 'Paper Planes'), {
       recursive: true,
     })
@@ -120,8 +138,8 @@ describe('the browser peer', { timeout: 180_000 }, () => {
         expect(invite.webLink).toMatch(new RegExp(`^${node.description!.http}/#join=[A-Za-z0-9_-]+$`))
         await page.goto(invite.webLink.replace('/#', `/?transport=${transport}#`))
         await expect
-          .poll(() => page.getByTestId('track-count').textContent(), { timeout: 60_000 })
-          .toBe(`${tracks.length} tracks`)
+          .poll(() => page.getByTestId('track-count').getAttribute('data-count'), { timeout: 60_000 })
+          .toBe(String(tracks.length))
         expect(await page.getByTestId('track-row').count()).toBe(tracks.length)
         // The secret does not stay in the address bar.
         expect(page.url()).not.toContain('join=')
@@ -192,13 +210,98 @@ describe('the browser peer', { timeout: 180_000 }, () => {
         expect(problems).toEqual([])
       })
 
+      it('plays a video only the node holds', async () => {
+        const video = tracks.find((t) => t.title === VIDEO_TITLE)!
+        expect(video.mediaType).toBe('video')
+        await page.getByTestId('search').fill(VIDEO_TITLE)
+        await page.locator(`[data-track-id="${video.id}"]`).click()
+        await page.waitForFunction(
+          () => {
+            const v = document.querySelector('video')!
+            return v.error !== null || (v.currentTime > 1 && v.videoWidth > 0)
+          },
+          undefined,
+          { timeout: 60_000 },
+        )
+        const state = await page.getByTestId('video').evaluate((v: HTMLVideoElement) => ({
+          error: v.error?.message ?? null,
+          width: v.videoWidth,
+          src: v.getAttribute('src'),
+        }))
+        expect(state).toEqual({ error: null, width: 320, src: `media/${video.id}` })
+        // The audio element let go of the track it played.
+        expect(await page.getByTestId('audio').getAttribute('src')).toBeNull()
+        await screenshot(page, `video-${transport}`)
+        await page.getByTestId('stage-close').click()
+        expect(await page.getByTestId('video').evaluate((v: HTMLVideoElement) => v.paused)).toBe(true)
+        expect(problems).toEqual([])
+      })
+
+      it.runIf(browserNo === 1)(
+        'shares playlists and favourites with the node: made in the page or with the CLI',
+        async () => {
+          const long = tracks.find((t) => t.title === LONG_TITLE)!
+          const updraft = tracks.find((t) => t.title === 'Updraft')!
+          await page.getByTestId('search').fill('')
+          // A playlist made with the CLI shows in the page, with its tracks.
+          const made = await node.cliJson<{ id: string }>(['playlists', 'create', 'From the CLI'])
+          await node.cliJson(['playlists', 'add', made.id, updraft.id])
+          const cliEntry = page.locator(`[data-testid=nav-playlist][data-playlist-id="${made.id}"]`)
+          await expect.poll(() => cliEntry.textContent(), { timeout: 30_000 }).toBe('From the CLI')
+          await cliEntry.click()
+          await expect
+            .poll(() => page.getByTestId('track-row').first().getAttribute('data-track-id'), {
+              timeout: 30_000,
+            })
+            .toBe(updraft.id)
+
+          // A playlist made in the page shows in `cloudless playlists`, in the page's order.
+          page.once('dialog', (dialog) => void dialog.accept('Made in the browser'))
+          await page.getByTestId('playlist-new').click()
+          await expect.poll(() => page.getByTestId('view-title').textContent()).toBe('Made in the browser')
+          await page.getByTestId('nav-all').click()
+          for (const track of [long, updraft]) {
+            await page.locator(`[data-track-id="${track.id}"] [data-testid=track-menu]`).click()
+            await page.getByTestId('menu').getByText('Add to Made in the browser').click()
+          }
+          // And a favourite.
+          await page.locator(`[data-track-id="${updraft.id}"] [data-testid=fav-toggle]`).click()
+          const shown = await eventually(
+            'the playlist made in the page, on the node',
+            async () =>
+              (await node.cliJson<Array<{ name: string; trackIds: string[] }>>(['playlists'])).find(
+                (p) => p.name === 'Made in the browser',
+              ),
+            (p) => p?.trackIds.length === 2,
+            30_000,
+          )
+          expect(shown?.trackIds).toEqual([long.id, updraft.id])
+          const info = await findRunningNode(node.home)
+          await expect
+            .poll(
+              async () =>
+                (await callNodeOp<TrackView[]>(info!, 'tracks', {})).find((t) => t.id === updraft.id)
+                  ?.favourite,
+              { timeout: 30_000 },
+            )
+            .toBe(true)
+          await page.getByTestId('nav-favourites').click()
+          await expect.poll(() => page.getByTestId('track-count').getAttribute('data-count')).toBe('1')
+          await page.locator('[data-testid=nav-playlist]', { hasText: 'Made in the browser' }).click()
+          await expect.poll(() => page.getByTestId('track-count').getAttribute('data-count')).toBe('2')
+          await screenshot(page, 'playlist')
+          await page.getByTestId('nav-all').click()
+          expect(problems).toEqual([])
+        },
+      )
+
       it('opens again after a reload as the same device, with its catalog, and reconnects', async () => {
         const status = page.getByTestId('status')
         const deviceId = await status.getAttribute('data-device-id')
         await page.reload()
         await expect
-          .poll(() => page.getByTestId('track-count').textContent(), { timeout: 30_000 })
-          .toBe(`${tracks.length} tracks`)
+          .poll(() => page.getByTestId('track-count').getAttribute('data-count'), { timeout: 30_000 })
+          .toBe(String(tracks.length))
         expect(await status.getAttribute('data-device-id')).toBe(deviceId)
         await expect.poll(() => status.getAttribute('data-connected'), { timeout: 30_000 }).toBe('1')
         // A second tab of the same browser does not start a second peer with the same identity.

@@ -1,9 +1,23 @@
-import { listTracks, type TrackView } from '../../crdt/index.ts'
+import { listPlaylists, listTracks, type TrackView, UserData } from '../../crdt/index.ts'
 import type { WebPeer } from '../peer/peer.ts'
 import { h } from './dom.ts'
+import { showMenu } from './menu.ts'
 import { VirtualList } from './virtual-list.ts'
 
 const ROW_HEIGHT = 44
+
+/** What the list shows: every track, the videos, the favourites, or one playlist in its order. */
+export type Source =
+  | { kind: 'all' }
+  | { kind: 'videos' }
+  | { kind: 'favourites' }
+  | { kind: 'playlist'; id: string }
+
+/** One row: a track, and its position in a playlist (a track may appear twice). */
+interface Item {
+  track: TrackView
+  position?: number
+}
 
 /** Text a search matches against: title, artists, album, genres. */
 function haystack(track: TrackView): string {
@@ -19,46 +33,65 @@ function duration(seconds: number | null): string {
 }
 
 /**
- * Every track of the library in one virtualized list, searched as you type. Rebuilt when the
- * catalog changes (a sync, an edit), at most once per animation frame.
+ * The tracks of a source in one virtualized list, searched as you type, with favourites and
+ * playlist actions on every row. Rebuilt when the catalog changes (a sync, an edit), at most
+ * once per animation frame; every change it makes goes into the catalog, so it replicates.
  */
 export class LibraryView {
   readonly element: HTMLElement
   readonly #peer: WebPeer
-  readonly #list: VirtualList<TrackView>
+  readonly #list: VirtualList<Item>
   readonly #count: HTMLElement
-  #tracks: Array<{ track: TrackView; text: string }> = []
+  readonly #heading: HTMLElement
+  readonly #actions: HTMLElement
+  #source: Source = { kind: 'all' }
+  #tracks = new Map<string, { track: TrackView; text: string }>()
+  #sorted: TrackView[] = []
+  #visible: Item[] = []
   #query = ''
   #playing: string | undefined
   #pending = 0
   onPlay: (track: TrackView, queue: TrackView[]) => void = () => {}
+  /** The source was deleted (a playlist): the app shows another. */
+  onSourceGone: () => void = () => {}
 
   constructor(peer: WebPeer) {
     this.#peer = peer
     this.#count = h('span', { 'data-testid': 'track-count', class: 'muted' })
-    this.#list = new VirtualList<TrackView>({ rowHeight: ROW_HEIGHT, render: (t, i) => this.#row(t, i) })
+    this.#heading = h('h2', { 'data-testid': 'view-title' })
+    this.#actions = h('div', { class: 'view-actions' })
+    this.#list = new VirtualList<Item>({ rowHeight: ROW_HEIGHT, render: (item, i) => this.#row(item, i) })
     this.element = h(
       'section',
-      {
-        class: 'library',
-        'data-testid': 'library-view',
-        style: 'display:flex;flex-direction:column;flex:1;min-height:0',
-      },
+      { class: 'library', 'data-testid': 'library-view' },
+      h('div', { class: 'view-head' }, this.#heading, this.#actions, this.#count),
       h(
         'div',
         { class: 'list-head' },
         h('span', {}, '#'),
+        h('span', {}, ''),
         h('span', {}, 'Title'),
         h('span', {}, 'Artist'),
         h('span', {}, 'Album'),
         h('span', {}, 'Time'),
-        this.#count,
+        h('span', {}, 'On'),
+        h('span', {}, ''),
       ),
       this.#list.element,
     )
     peer.addEventListener('catalog', () => this.#scheduleReload())
     peer.addEventListener('status', () => this.#list.refresh())
     this.#reload()
+  }
+
+  get source(): Source {
+    return this.#source
+  }
+
+  show(source: Source): void {
+    this.#source = source
+    this.#list.element.scrollTop = 0
+    this.#apply()
   }
 
   search(query: string): void {
@@ -80,26 +113,119 @@ export class LibraryView {
   }
 
   #reload(): void {
-    this.#tracks = listTracks(this.#peer.catalog).map((track) => ({ track, text: haystack(track) }))
+    this.#sorted = listTracks(this.#peer.catalog)
+    this.#tracks = new Map(this.#sorted.map((track) => [track.id, { track, text: haystack(track) }]))
     this.#apply()
   }
 
-  #visible(): TrackView[] {
-    const words = this.#query.split(/\s+/).filter(Boolean)
-    return this.#tracks.filter(({ text }) => words.every((w) => text.includes(w))).map(({ track }) => track)
+  #items(): Item[] {
+    const source = this.#source
+    switch (source.kind) {
+      case 'all':
+        return this.#sorted.map((track) => ({ track }))
+      case 'videos':
+        return this.#sorted.filter((t) => t.mediaType === 'video').map((track) => ({ track }))
+      case 'favourites':
+        return this.#sorted.filter((t) => t.favourite).map((track) => ({ track }))
+      case 'playlist': {
+        const record = UserData.of(this.#peer.catalog).playlist(source.id)
+        if (record === undefined) return []
+        return record.trackIds.flatMap((id, position) => {
+          const entry = this.#tracks.get(id)
+          return entry === undefined ? [] : [{ track: entry.track, position }]
+        })
+      }
+    }
   }
 
   #apply(): void {
-    const visible = this.#visible()
-    this.#count.textContent = `${visible.length} tracks`
-    this.#list.setItems(visible)
+    const words = this.#query.split(/\s+/).filter(Boolean)
+    this.#visible = this.#items().filter(({ track }) => {
+      const text = this.#tracks.get(track.id)?.text ?? ''
+      return words.every((w) => text.includes(w))
+    })
+    this.#count.textContent = `${this.#visible.length} ${this.#visible.length === 1 ? 'item' : 'items'}`
+    this.#count.dataset.count = String(this.#visible.length)
+    this.#renderHead()
+    this.#list.setItems(this.#visible)
   }
 
-  #row(track: TrackView, index: number): HTMLElement {
+  #renderHead(): void {
+    const source = this.#source
+    const titles = { all: 'All tracks', videos: 'Videos', favourites: 'Favourites' } as const
+    if (source.kind !== 'playlist') {
+      this.#heading.textContent = titles[source.kind]
+      this.#actions.replaceChildren()
+      return
+    }
+    const playlist = listPlaylists(this.#peer.catalog).find((p) => p.id === source.id)
+    if (playlist === undefined) {
+      queueMicrotask(() => this.onSourceGone())
+      return
+    }
+    this.#heading.textContent = playlist.name
+    const user = UserData.of(this.#peer.catalog)
+    this.#actions.replaceChildren(
+      h(
+        'button',
+        {
+          type: 'button',
+          'data-testid': 'playlist-rename',
+          onclick: () => {
+            const name = prompt('Rename the playlist', playlist.name)?.trim()
+            if (name) user.renamePlaylist(playlist.id, name)
+          },
+        },
+        'Rename',
+      ),
+      h(
+        'button',
+        {
+          type: 'button',
+          'data-testid': 'playlist-delete',
+          onclick: () => {
+            if (confirm(`Delete the playlist “${playlist.name}” on every device?`))
+              user.deletePlaylist(playlist.id)
+          },
+        },
+        'Delete',
+      ),
+    )
+  }
+
+  #row({ track, position }: Item, index: number): HTMLElement {
+    const { catalog } = this.#peer
     const connected = new Set(this.#peer.status().connected)
-    const holders = track.locations.map((l) => l.device)
-    const names = [...new Set(holders)].map((id) => this.#peer.catalog.devices.get(id)?.name ?? id.slice(-6))
+    const holders = [...new Set(track.locations.map((l) => l.device))]
+    const names = holders.map((id) =>
+      id === this.#peer.deviceId ? 'this browser' : (catalog.devices.get(id)?.name ?? id.slice(-6)),
+    )
     const online = holders.some((id) => connected.has(id))
+    const user = UserData.of(catalog)
+    const fav = h(
+      'button',
+      {
+        type: 'button',
+        class: track.favourite ? 'icon fav on' : 'icon fav',
+        'data-testid': 'fav-toggle',
+        'aria-pressed': String(track.favourite),
+        title: track.favourite ? 'Remove from favourites' : 'Add to favourites',
+      },
+      track.favourite ? '★' : '☆',
+    )
+    fav.addEventListener('click', (event) => {
+      event.stopPropagation()
+      user.setFavourite(track.id, !track.favourite)
+    })
+    const more = h(
+      'button',
+      { type: 'button', class: 'icon', 'data-testid': 'track-menu', title: 'More' },
+      '⋯',
+    )
+    more.addEventListener('click', (event) => {
+      event.stopPropagation()
+      showMenu(more, this.#menuItems(track, position))
+    })
     const row = h(
       'div',
       {
@@ -109,13 +235,44 @@ export class LibraryView {
         title: `${track.title} — on ${names.join(', ')}${online ? '' : ' (offline)'}`,
       },
       h('span', { class: 'muted' }, String(index + 1)),
+      fav,
       h('span', {}, track.title),
       h('span', {}, track.artists.join(', ')),
       h('span', {}, track.album ?? ''),
       h('span', { class: 'muted' }, duration(track.durationSec)),
       h('span', { class: online ? 'where online' : 'where' }, `${online ? '●' : '○'} ${names.join(', ')}`),
+      more,
     )
-    row.addEventListener('click', () => this.onPlay(track, this.#visible()))
+    row.addEventListener('click', () =>
+      this.onPlay(
+        track,
+        this.#visible.map((item) => item.track),
+      ),
+    )
     return row
+  }
+
+  #menuItems(track: TrackView, position: number | undefined): Array<{ label: string; run(): void }> {
+    const user = UserData.of(this.#peer.catalog)
+    const items = listPlaylists(this.#peer.catalog).map((p) => ({
+      label: `Add to ${p.name}`,
+      run: () => user.addToPlaylist(p.id, [track.id]),
+    }))
+    const source = this.#source
+    if (source.kind === 'playlist' && position !== undefined) {
+      const length = user.playlist(source.id)?.trackIds.length ?? 0
+      if (position > 0)
+        items.push({ label: 'Move up', run: () => user.movePlaylistItem(source.id, position, position - 1) })
+      if (position < length - 1)
+        items.push({
+          label: 'Move down',
+          run: () => user.movePlaylistItem(source.id, position, position + 1),
+        })
+      items.push({
+        label: 'Remove from this playlist',
+        run: () => void user.removeFromPlaylist(source.id, [position]),
+      })
+    }
+    return items
   }
 }

@@ -3,45 +3,43 @@ import { MEDIA_PATH } from '../stream/messages.ts'
 import { byId } from './dom.ts'
 
 /**
- * The player bar: one <audio> element whose source is `media/<trackId>`, which the service
- * worker answers (stream/…). Plays the next track of the queue when one ends.
+ * The player: an <audio> element in the bar and a <video> element on a stage above the list,
+ * whose source is `media/<trackId>`, which the service worker answers (stream/). Plays the next
+ * item of the queue when one ends.
  */
 export class Player {
   readonly audio = byId<HTMLAudioElement>('audio')
+  readonly video = byId<HTMLVideoElement>('video')
+  readonly #stage = byId<HTMLElement>('stage')
   readonly #bar = byId<HTMLElement>('player')
   readonly #title = byId<HTMLElement>('now-title')
   readonly #artist = byId<HTMLElement>('now-artist')
   readonly #error = byId<HTMLElement>('now-error')
   #queue: TrackView[] = []
   #index = -1
+  #counted = false
   onTrackChange: (track: TrackView | undefined) => void = () => {}
   /** A track counts as played once, when half of it (at most 30 s) has been heard. */
   onPlayed: (track: TrackView) => void = () => {}
-  #counted = false
 
   constructor() {
-    this.audio.addEventListener('ended', () => this.next())
-    this.audio.addEventListener('error', () => {
-      const error = this.audio.error
-      this.#error.textContent =
-        error === null ? '' : `cannot play: ${error.message || `media error ${error.code}`}`
-    })
-    this.audio.addEventListener('playing', () => {
-      this.#error.textContent = ''
-    })
-    this.audio.addEventListener('timeupdate', () => {
-      const track = this.current
-      const duration = Number.isFinite(this.audio.duration) ? this.audio.duration : (track?.durationSec ?? 0)
-      if (track === undefined || this.#counted || duration === 0) return
-      if (this.audio.currentTime >= Math.min(30, duration / 2)) {
-        this.#counted = true
-        this.onPlayed(track)
-      }
-    })
+    for (const element of [this.audio, this.video]) this.#listen(element)
+    byId('stage-close').addEventListener('click', () => this.closeVideo())
+  }
+
+  /** Stops a video and gives the list its place back. */
+  closeVideo(): void {
+    this.video.pause()
+    this.#stage.hidden = true
   }
 
   get current(): TrackView | undefined {
     return this.#queue[this.#index]
+  }
+
+  /** The element playing the current item. */
+  get element(): HTMLMediaElement {
+    return this.current?.mediaType === 'video' ? this.video : this.audio
   }
 
   play(track: TrackView, queue: TrackView[] = [track]): void {
@@ -59,17 +57,54 @@ export class Player {
     this.#load()
   }
 
+  previous(): void {
+    if (this.#index <= 0) return
+    this.#index--
+    this.#load()
+  }
+
+  #listen(element: HTMLMediaElement): void {
+    element.addEventListener('ended', () => this.next())
+    element.addEventListener('error', () => {
+      if (element !== this.element) return
+      const error = element.error
+      this.#error.textContent =
+        error === null ? '' : `cannot play: ${error.message || `media error ${error.code}`}`
+    })
+    element.addEventListener('playing', () => {
+      this.#error.textContent = ''
+    })
+    element.addEventListener('timeupdate', () => {
+      const track = this.current
+      if (track === undefined || element !== this.element || this.#counted) return
+      const duration = Number.isFinite(element.duration) ? element.duration : (track.durationSec ?? 0)
+      if (duration > 0 && element.currentTime >= Math.min(30, duration / 2)) {
+        this.#counted = true
+        this.onPlayed(track)
+      }
+    })
+  }
+
   #load(): void {
     const track = this.current
     if (track === undefined) return
+    const element = this.element
+    const other = element === this.audio ? this.video : this.audio
+    if (other.getAttribute('src') !== null) {
+      other.pause()
+      other.removeAttribute('src')
+      other.load()
+    }
+    this.#stage.hidden = element !== this.video
     this.#bar.hidden = false
+    this.audio.hidden = element !== this.audio
     this.#title.textContent = track.title
     this.#artist.textContent = [track.artists.join(', '), track.album].filter(Boolean).join(' — ')
     this.#error.textContent = ''
     this.#counted = false
-    this.audio.src = `${MEDIA_PATH}${encodeURIComponent(track.id)}`
-    this.audio.play().catch((error: Error) => {
-      // Autoplay refusals are not errors of ours; anything else is shown.
+    element.src = `${MEDIA_PATH}${encodeURIComponent(track.id)}`
+    element.play().catch((error: Error) => {
+      // Autoplay refusals and a load replaced by the next one are not errors of ours.
       if (error.name !== 'NotAllowedError' && error.name !== 'AbortError')
         this.#error.textContent = error.message
     })

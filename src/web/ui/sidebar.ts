@@ -1,0 +1,72 @@
+import { listPlaylists, UserData } from '../../crdt/index.ts'
+import type { WebPeer } from '../peer/peer.ts'
+import { h } from './dom.ts'
+import type { Source } from './library-view.ts'
+
+function same(a: Source, b: Source): boolean {
+  return a.kind === b.kind && (a.kind !== 'playlist' || (b.kind === 'playlist' && a.id === b.id))
+}
+
+/** The views (all tracks, videos, favourites) and the library's playlists, with "New playlist". */
+export class Sidebar {
+  readonly element: HTMLElement
+  readonly #peer: WebPeer
+  #current: Source = { kind: 'all' }
+  #pending = 0
+  onSelect: (source: Source) => void = () => {}
+
+  constructor(peer: WebPeer) {
+    this.#peer = peer
+    this.element = h('nav', { class: 'sidebar', 'data-testid': 'sidebar' })
+    peer.addEventListener('catalog', () => {
+      if (this.#pending !== 0) return
+      this.#pending = requestAnimationFrame(() => {
+        this.#pending = 0
+        this.#render()
+      })
+    })
+    this.#render()
+  }
+
+  select(source: Source): void {
+    this.#current = source
+    this.#render()
+    this.onSelect(source)
+  }
+
+  #render(): void {
+    const entry = (label: string, source: Source, testId: string) => {
+      const button = h(
+        'button',
+        { type: 'button', class: same(source, this.#current) ? 'nav active' : 'nav', 'data-testid': testId },
+        label,
+      )
+      button.addEventListener('click', () => this.select(source))
+      return button
+    }
+    const playlists = listPlaylists(this.#peer.catalog)
+    const create = h(
+      'button',
+      { type: 'button', class: 'nav new', 'data-testid': 'playlist-new' },
+      '+ New playlist',
+    )
+    create.addEventListener('click', () => {
+      const name = prompt('Name of the new playlist')?.trim()
+      if (!name) return
+      const id = UserData.of(this.#peer.catalog).createPlaylist(name)
+      this.select({ kind: 'playlist', id })
+    })
+    this.element.replaceChildren(
+      entry('All tracks', { kind: 'all' }, 'nav-all'),
+      entry('Videos', { kind: 'videos' }, 'nav-videos'),
+      entry('Favourites', { kind: 'favourites' }, 'nav-favourites'),
+      h('h3', {}, 'Playlists'),
+      ...playlists.map((p) => {
+        const button = entry(p.name, { kind: 'playlist', id: p.id }, 'nav-playlist')
+        button.dataset.playlistId = p.id
+        return button
+      }),
+      create,
+    )
+  }
+}
