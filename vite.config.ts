@@ -1,4 +1,4 @@
-import { existsSync } from 'node:fs'
+import { existsSync, readdirSync } from 'node:fs'
 import { fileURLToPath } from 'node:url'
 import { defineConfig, type Plugin } from 'vite'
 
@@ -26,13 +26,29 @@ function browserVariants(): Plugin {
   }
 }
 
+/**
+ * precache.json: the files the service worker keeps for offline use (the app shell). Hashed
+ * names change with every build, so the list is made by the build.
+ */
+function precacheList(): Plugin {
+  return {
+    name: 'cloudless-precache-list',
+    apply: 'build',
+    generateBundle(_options, bundle) {
+      const built = Object.keys(bundle).filter((name) => !name.endsWith('.map') && name !== 'sw.js')
+      const files = ['./', ...built, ...readdirSync(fileURLToPath(new URL('./src/web/public/', import.meta.url)))]
+      this.emitFile({ type: 'asset', fileName: 'precache.json', source: `${JSON.stringify(files)}\n` })
+    },
+  }
+}
+
 const web = fileURLToPath(new URL('./src/web/', import.meta.url))
 
 export default defineConfig({
   root: web,
   base: './',
   logLevel: 'warn',
-  plugins: [browserVariants()],
+  plugins: [browserVariants(), precacheList()],
   build: {
     outDir: fileURLToPath(new URL('./dist/web/', import.meta.url)),
     emptyOutDir: true,

@@ -5,6 +5,7 @@ import { WebPeer } from './peer/peer.ts'
 import { acquireTabLock } from './peer/tab-lock.ts'
 import { BlockSource } from './stream/block-source.ts'
 import { answerServiceWorker, startServiceWorker } from './stream/bridge.ts'
+import { Pins } from './stream/pins.ts'
 import { byId, h } from './ui/dom.ts'
 import { LibraryView } from './ui/library-view.ts'
 import { pairView } from './ui/pair-view.ts'
@@ -31,7 +32,9 @@ async function main(): Promise<void> {
     return
   }
   const [peer] = await Promise.all([WebPeer.start({ ...transportsFromQuery() }), startServiceWorker()])
-  answerServiceWorker(new BlockSource(peer))
+  const source = new BlockSource(peer)
+  answerServiceWorker(source)
+  const pins = await Pins.open(source)
   // For tests and the curious: the running peer.
   Object.assign(globalThis, { cloudless: peer })
 
@@ -50,7 +53,7 @@ async function main(): Promise<void> {
   showStatus()
 
   const showLibrary = () => {
-    const library = new LibraryView(peer)
+    const library = new LibraryView(peer, pins)
     const sidebar = new Sidebar(peer)
     const player = new Player()
     sidebar.onSelect = (source) => library.show(source)

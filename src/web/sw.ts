@@ -14,21 +14,58 @@ class BridgeError extends Error {
   override name = 'BridgeError'
 }
 
-self.addEventListener('install', () => {
-  void self.skipWaiting()
+/** The app shell, for offline use: what the build lists in precache.json, and what loads later. */
+const SHELL_CACHE = 'cloudless-shell'
+
+self.addEventListener('install', (event) => {
+  event.waitUntil(
+    (async () => {
+      const list = (await (await fetch('precache.json', { cache: 'no-cache' })).json()) as string[]
+      const cache = await caches.open(SHELL_CACHE)
+      await cache.addAll(list)
+      await self.skipWaiting()
+    })(),
+  )
 })
 self.addEventListener('activate', (event) => {
   event.waitUntil(self.clients.claim())
 })
 
-const mediaPrefix = new URL(MEDIA_PATH, self.registration.scope).pathname
+const scope = new URL(self.registration.scope)
+const mediaPrefix = new URL(MEDIA_PATH, scope).pathname
+const assetsPrefix = new URL('assets/', scope).pathname
+const shellFiles = new Set(['', 'index.html', 'manifest.webmanifest', 'icon.svg', 'precache.json'])
 
 self.addEventListener('fetch', (event) => {
   const url = new URL(event.request.url)
-  if (url.origin !== self.location.origin || !url.pathname.startsWith(mediaPrefix)) return
-  const trackId = decodeURIComponent(url.pathname.slice(mediaPrefix.length))
-  event.respondWith(serveMedia(event, trackId))
+  if (url.origin !== self.location.origin || event.request.method !== 'GET') return
+  if (url.pathname.startsWith(mediaPrefix)) {
+    const trackId = decodeURIComponent(url.pathname.slice(mediaPrefix.length))
+    event.respondWith(serveMedia(event, trackId))
+    return
+  }
+  const relative = url.pathname.startsWith(scope.pathname) ? url.pathname.slice(scope.pathname.length) : null
+  if (relative !== null && (shellFiles.has(relative) || url.pathname.startsWith(assetsPrefix))) {
+    event.respondWith(shell(event.request))
+  }
 })
+
+/**
+ * The app's own files: from the network while the device serving them is up (a new build shows at
+ * once), else from the cache, so the app opens while no device is reachable.
+ */
+async function shell(request: Request): Promise<Response> {
+  const cache = await caches.open(SHELL_CACHE)
+  try {
+    const response = await fetch(request)
+    if (response.ok) await cache.put(request, response.clone())
+    return response
+  } catch (error) {
+    const cached = await cache.match(request, { ignoreSearch: true })
+    if (cached !== undefined) return cached
+    throw error
+  }
+}
 
 async function serveMedia(event: FetchEvent, trackId: string): Promise<Response> {
   try {

@@ -237,9 +237,8 @@ describe('the browser peer', { timeout: 180_000 }, () => {
         expect(problems).toEqual([])
       })
 
-      it.runIf(browserNo === 1)(
-        'shares playlists and favourites with the node: made in the page or with the CLI',
-        async () => {
+      if (browserNo === 1)
+        it('shares playlists and favourites with the node: made in the page or with the CLI', async () => {
           const long = tracks.find((t) => t.title === LONG_TITLE)!
           const updraft = tracks.find((t) => t.title === 'Updraft')!
           await page.getByTestId('search').fill('')
@@ -292,8 +291,7 @@ describe('the browser peer', { timeout: 180_000 }, () => {
           await screenshot(page, 'playlist')
           await page.getByTestId('nav-all').click()
           expect(problems).toEqual([])
-        },
-      )
+        })
 
       it('opens again after a reload as the same device, with its catalog, and reconnects', async () => {
         const status = page.getByTestId('status')
@@ -311,6 +309,38 @@ describe('the browser peer', { timeout: 180_000 }, () => {
         await second.close()
         expect(problems).toEqual([])
       })
+
+      // Last: it stops the node.
+      if (browserNo === 2)
+        it('keeps an album offline: it plays after the node stopped and the page reloaded', async () => {
+          const fold = tracks.find((t) => t.title === 'Fold')!
+          const crease = tracks.find((t) => t.title === 'Crease')!
+          const updraft = tracks.find((t) => t.title === 'Updraft')!
+          await page.getByTestId('search').fill('')
+          await page.locator(`[data-track-id="${fold.id}"] [data-testid=track-menu]`).click()
+          await page.getByTestId('menu').getByText('Keep the album “Origami” offline').click()
+          for (const track of [fold, crease]) {
+            await expect
+              .poll(() => page.locator(`[data-track-id="${track.id}"]`).getAttribute('data-pin'), {
+                timeout: 60_000,
+              })
+              .toBe('kept')
+          }
+          expect(await node.stop()).toBe(0)
+          await page.reload()
+          await expect
+            .poll(() => page.getByTestId('track-count').getAttribute('data-count'), { timeout: 30_000 })
+            .toBe(String(tracks.length))
+          expect(await page.getByTestId('status').getAttribute('data-connected')).toBe('0')
+          await page.locator(`[data-track-id="${fold.id}"]`).click()
+          await playsPast(page, 1)
+          await screenshot(page, 'offline')
+          // A track that was neither kept nor played here cannot play without the node: it says so.
+          await page.locator(`[data-track-id="${updraft.id}"]`).click()
+          await expect
+            .poll(() => page.getByTestId('player-error').textContent(), { timeout: 30_000 })
+            .not.toBe('')
+        })
     })
   }
 })

@@ -7,11 +7,12 @@ export class IndexedDbError extends Error {
   override name = 'IndexedDbError'
 }
 
-export const STORES = ['keys', 'blocks', 'manifests'] as const
+export const STORES = ['keys', 'blocks', 'manifests', 'pins'] as const
 export type StoreName = (typeof STORES)[number]
 
 const DB_NAME = 'cloudless'
-const DB_VERSION = 1
+// 2: pins
+const DB_VERSION = 2
 
 let opened: Promise<IDBDatabase> | undefined
 
@@ -66,4 +67,21 @@ export async function idbPutIfAbsent<T>(store: StoreName, key: string, value: T)
     tx.onerror = () => reject(new IndexedDbError(tx.error?.message ?? 'IndexedDB write failed'))
   })
   return value
+}
+
+export async function idbDelete(store: StoreName, key: string): Promise<void> {
+  const db = await openDb()
+  const tx = db.transaction(store, 'readwrite')
+  tx.objectStore(store).delete(key)
+  await new Promise<void>((resolve, reject) => {
+    tx.oncomplete = () => resolve()
+    tx.onerror = () => reject(new IndexedDbError(tx.error?.message ?? 'IndexedDB delete failed'))
+  })
+}
+
+export async function idbEntries<T>(store: StoreName): Promise<Array<[string, T]>> {
+  const db = await openDb()
+  const objects = db.transaction(store, 'readonly').objectStore(store)
+  const [keys, values] = await Promise.all([done(objects.getAllKeys()), done(objects.getAll())])
+  return keys.map((key, i) => [String(key), values[i] as T])
 }

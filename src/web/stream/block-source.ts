@@ -61,6 +61,16 @@ export class BlockSource {
     return this.#pending.get(key)!
   }
 
+  /** Fetches every block of a track that is not stored yet; reports blocks done and total. */
+  async fetchAll(trackId: string, onProgress: (done: number, total: number) => void): Promise<void> {
+    const track = await this.open(trackId, AbortSignal.timeout(FETCH_TIMEOUT_MS))
+    const total = Math.ceil(track.manifest.size / track.manifest.blockSize)
+    for (let index = 0; index < total; index++) {
+      await this.block(track, index)
+      onProgress(index + 1, total)
+    }
+  }
+
   #holders(trackId: string): string[] {
     const holders = this.#peer.devicesHolding(this.#peer.catalog.locationsOf(trackId).map((l) => l.device))
     if (holders.length === 0) throw new NoHolderError(`no other device holds track ${trackId}`)

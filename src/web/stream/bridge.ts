@@ -53,8 +53,14 @@ export function answerServiceWorker(source: BlockSource): () => void {
 
 /** Registers the service worker and resolves once it controls this page. */
 export async function startServiceWorker(): Promise<void> {
-  await navigator.serviceWorker.register('./sw.js', { scope: './', type: 'module' })
-  if (navigator.serviceWorker.controller !== null) return
+  const registering = navigator.serviceWorker.register('./sw.js', { scope: './', type: 'module' })
+  if (navigator.serviceWorker.controller !== null) {
+    // Already in charge (the usual case): checking for a newer worker fails while offline,
+    // which must not stop the app.
+    registering.catch(() => {})
+    return
+  }
+  await registering
   await new Promise<void>((resolve) => {
     navigator.serviceWorker.addEventListener('controllerchange', () => resolve(), { once: true })
   })

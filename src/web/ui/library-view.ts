@@ -1,5 +1,6 @@
 import { listPlaylists, listTracks, type TrackView, UserData } from '../../crdt/index.ts'
 import type { WebPeer } from '../peer/peer.ts'
+import type { Pins } from '../stream/pins.ts'
 import { h } from './dom.ts'
 import { showMenu } from './menu.ts'
 import { VirtualList } from './virtual-list.ts'
@@ -40,6 +41,7 @@ function duration(seconds: number | null): string {
 export class LibraryView {
   readonly element: HTMLElement
   readonly #peer: WebPeer
+  readonly #pins: Pins
   readonly #list: VirtualList<Item>
   readonly #count: HTMLElement
   readonly #heading: HTMLElement
@@ -55,8 +57,9 @@ export class LibraryView {
   /** The source was deleted (a playlist): the app shows another. */
   onSourceGone: () => void = () => {}
 
-  constructor(peer: WebPeer) {
+  constructor(peer: WebPeer, pins: Pins) {
     this.#peer = peer
+    this.#pins = pins
     this.#count = h('span', { 'data-testid': 'track-count', class: 'muted' })
     this.#heading = h('h2', { 'data-testid': 'view-title' })
     this.#actions = h('div', { class: 'view-actions' })
@@ -81,6 +84,7 @@ export class LibraryView {
     )
     peer.addEventListener('catalog', () => this.#scheduleReload())
     peer.addEventListener('status', () => this.#list.refresh())
+    pins.addEventListener('change', () => this.#list.refresh())
     this.#reload()
   }
 
@@ -201,6 +205,8 @@ export class LibraryView {
       id === this.#peer.deviceId ? 'this browser' : (catalog.devices.get(id)?.name ?? id.slice(-6)),
     )
     const online = holders.some((id) => connected.has(id))
+    const pin = this.#pins.state(track.id)
+    const kept = pin === 'kept' ? ' · kept here' : pin === 'fetching' ? ' · keeping…' : ''
     const user = UserData.of(catalog)
     const fav = h(
       'button',
@@ -232,6 +238,7 @@ export class LibraryView {
         class: `row${track.id === this.#playing ? ' playing' : ''}`,
         'data-testid': 'track-row',
         'data-track-id': track.id,
+        'data-pin': pin,
         title: `${track.title} — on ${names.join(', ')}${online ? '' : ' (offline)'}`,
       },
       h('span', { class: 'muted' }, String(index + 1)),
@@ -240,7 +247,11 @@ export class LibraryView {
       h('span', {}, track.artists.join(', ')),
       h('span', {}, track.album ?? ''),
       h('span', { class: 'muted' }, duration(track.durationSec)),
-      h('span', { class: online ? 'where online' : 'where' }, `${online ? '●' : '○'} ${names.join(', ')}`),
+      h(
+        'span',
+        { class: online || pin === 'kept' ? 'where online' : 'where' },
+        `${online ? '●' : '○'} ${names.join(', ')}${kept}`,
+      ),
       more,
     )
     row.addEventListener('click', () =>
@@ -258,6 +269,22 @@ export class LibraryView {
       label: `Add to ${p.name}`,
       run: () => user.addToPlaylist(p.id, [track.id]),
     }))
+    const pinned = this.#pins.state(track.id) !== 'none'
+    items.push(
+      pinned
+        ? { label: 'Stop keeping offline', run: () => void this.#pins.unpin([track.id]) }
+        : { label: 'Keep offline', run: () => void this.#pins.pin([track.id]) },
+    )
+    if (track.album !== null) {
+      const artist = track.albumArtist ?? track.artists[0] ?? ''
+      const album = this.#sorted.filter(
+        (t) => t.album === track.album && (t.albumArtist ?? t.artists[0] ?? '') === artist,
+      )
+      items.push({
+        label: `Keep the album “${track.album}” offline`,
+        run: () => void this.#pins.pin(album.map((t) => t.id)),
+      })
+    }
     const source = this.#source
     if (source.kind === 'playlist' && position !== undefined) {
       const length = user.playlist(source.id)?.trackIds.length ?? 0

@@ -56,6 +56,8 @@ export class Sidebar {
       const id = UserData.of(this.#peer.catalog).createPlaylist(name)
       this.select({ kind: 'playlist', id })
     })
+    const storage = h('p', { class: 'storage muted', 'data-testid': 'storage' })
+    void showStorage(storage)
     this.element.replaceChildren(
       entry('All tracks', { kind: 'all' }, 'nav-all'),
       entry('Videos', { kind: 'videos' }, 'nav-videos'),
@@ -67,6 +69,16 @@ export class Sidebar {
         return button
       }),
       create,
+      storage,
     )
   }
+}
+
+/** Space this browser uses for the library (blocks, catalog) against what it may use. */
+async function showStorage(element: HTMLElement): Promise<void> {
+  const estimate = await navigator.storage?.estimate?.().catch(() => undefined)
+  if (estimate?.usage === undefined || estimate.quota === undefined) return
+  const mb = (bytes: number) =>
+    bytes >= 1e9 ? `${(bytes / 1e9).toFixed(1)} GB` : `${Math.max(0.1, bytes / 1e6).toFixed(1)} MB`
+  element.textContent = `Stored here: ${mb(estimate.usage)} of ${mb(estimate.quota)}`
 }
