@@ -36,7 +36,11 @@ function precacheList(): Plugin {
     apply: 'build',
     generateBundle(_options, bundle) {
       const built = Object.keys(bundle).filter((name) => !name.endsWith('.map') && name !== 'sw.js')
-      const files = ['./', ...built, ...readdirSync(fileURLToPath(new URL('./src/web/public/', import.meta.url)))]
+      const files = [
+        './',
+        ...built,
+        ...readdirSync(fileURLToPath(new URL('./src/web/public/', import.meta.url))),
+      ]
       this.emitFile({ type: 'asset', fileName: 'precache.json', source: `${JSON.stringify(files)}\n` })
     },
   }
