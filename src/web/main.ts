@@ -10,6 +10,7 @@ import { byId, h } from './ui/dom.ts'
 import { LibraryView } from './ui/library-view.ts'
 import { pairView } from './ui/pair-view.ts'
 import { Player } from './ui/player.ts'
+import { keyboardShortcuts } from './ui/shortcuts.ts'
 import { Sidebar } from './ui/sidebar.ts'
 
 /**
@@ -62,6 +63,7 @@ async function main(): Promise<void> {
     player.onTrackChange = (track) => library.setPlaying(track?.id)
     // Plays are counted per device and add up across devices (user-data.ts).
     player.onPlayed = (track) => UserData.of(peer.catalog).recordPlay(track.id, peer.deviceId)
+    keyboardShortcuts(player, search)
     search.hidden = false
     search.addEventListener('input', () => library.search(search.value))
     main.classList.add('with-sidebar')

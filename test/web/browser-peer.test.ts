@@ -289,6 +289,13 @@ describe('the browser peer', { timeout: 180_000 }, () => {
           await page.locator('[data-testid=nav-playlist]', { hasText: 'Made in the browser' }).click()
           await expect.poll(() => page.getByTestId('track-count').getAttribute('data-count')).toBe('2')
           await screenshot(page, 'playlist')
+          // The playlist is the queue: N (a keyboard shortcut) goes to its next track, and the
+          // Media Session (media keys, lock screen) tells what plays.
+          await page.locator(`[data-track-id="${long.id}"]`).click()
+          await expect.poll(() => page.getByTestId('now-title').textContent()).toBe(LONG_TITLE)
+          await page.keyboard.press('n')
+          await expect.poll(() => page.getByTestId('now-title').textContent()).toBe('Updraft')
+          expect(await page.evaluate(() => navigator.mediaSession.metadata?.title)).toBe('Updraft')
           await page.getByTestId('nav-all').click()
           expect(problems).toEqual([])
         })
