@@ -6,12 +6,14 @@ import { acquireTabLock } from './peer/tab-lock.ts'
 import { BlockSource } from './stream/block-source.ts'
 import { answerServiceWorker, startServiceWorker } from './stream/bridge.ts'
 import { Pins } from './stream/pins.ts'
+import { BrowseView } from './ui/browse-view.ts'
 import { byId, h } from './ui/dom.ts'
+import { LibraryModel } from './ui/library-model.ts'
 import { LibraryView } from './ui/library-view.ts'
 import { pairView } from './ui/pair-view.ts'
 import { Player } from './ui/player.ts'
 import { keyboardShortcuts } from './ui/shortcuts.ts'
-import { Sidebar } from './ui/sidebar.ts'
+import { isBrowse, Sidebar } from './ui/sidebar.ts'
 
 /**
  * The web app: this browser is a device of the library (peer/), streams through its service
@@ -54,10 +56,21 @@ async function main(): Promise<void> {
   showStatus()
 
   const showLibrary = () => {
-    const library = new LibraryView(peer, pins)
+    const model = new LibraryModel(peer)
+    const library = new LibraryView(peer, model, pins)
+    const browse = new BrowseView(model)
     const sidebar = new Sidebar(peer)
     const player = new Player()
-    sidebar.onSelect = (source) => library.show(source)
+    sidebar.onSelect = (view) => {
+      if (isBrowse(view)) {
+        browse.show(view.kind)
+        main.replaceChildren(sidebar.element, browse.element)
+      } else {
+        library.show(view)
+        main.replaceChildren(sidebar.element, library.element)
+      }
+    }
+    browse.onOpen = (source) => sidebar.select(source)
     library.onSourceGone = () => sidebar.select({ kind: 'all' })
     library.onPlay = (track, queue) => player.play(track, queue)
     player.onTrackChange = (track) => library.setPlaying(track?.id)
@@ -65,7 +78,10 @@ async function main(): Promise<void> {
     player.onPlayed = (track) => UserData.of(peer.catalog).recordPlay(track.id, peer.deviceId)
     keyboardShortcuts(player, search)
     search.hidden = false
-    search.addEventListener('input', () => library.search(search.value))
+    search.addEventListener('input', () => {
+      library.search(search.value)
+      browse.search(search.value)
+    })
     main.classList.add('with-sidebar')
     main.replaceChildren(sidebar.element, library.element)
     showStatus()

@@ -1,6 +1,6 @@
 /// <reference lib="webworker" />
-import type { BridgeReply, BridgeRequest, OpenReply } from './stream/messages.ts'
-import { MEDIA_PATH } from './stream/messages.ts'
+import type { BlobKind, BridgeReply, BridgeRequest, OpenReply } from './stream/messages.ts'
+import { ART_PATH, MEDIA_PATH } from './stream/messages.ts'
 
 /**
  * The service worker (ARCHITECTURE.md, decision 4): it answers the <audio>/<video> element's
@@ -33,6 +33,7 @@ self.addEventListener('activate', (event) => {
 
 const scope = new URL(self.registration.scope)
 const mediaPrefix = new URL(MEDIA_PATH, scope).pathname
+const artPrefix = new URL(ART_PATH, scope).pathname
 const assetsPrefix = new URL('assets/', scope).pathname
 const shellFiles = new Set(['', 'index.html', 'manifest.webmanifest', 'icon.svg', 'precache.json'])
 
@@ -41,7 +42,12 @@ self.addEventListener('fetch', (event) => {
   if (url.origin !== self.location.origin || event.request.method !== 'GET') return
   if (url.pathname.startsWith(mediaPrefix)) {
     const trackId = decodeURIComponent(url.pathname.slice(mediaPrefix.length))
-    event.respondWith(serveMedia(event, trackId))
+    event.respondWith(serveMedia(event, 'track', trackId))
+    return
+  }
+  if (url.pathname.startsWith(artPrefix)) {
+    const coverId = decodeURIComponent(url.pathname.slice(artPrefix.length))
+    event.respondWith(serveMedia(event, 'cover', coverId))
     return
   }
   const relative = url.pathname.startsWith(scope.pathname) ? url.pathname.slice(scope.pathname.length) : null
@@ -67,10 +73,10 @@ async function shell(request: Request): Promise<Response> {
   }
 }
 
-async function serveMedia(event: FetchEvent, trackId: string): Promise<Response> {
+async function serveMedia(event: FetchEvent, kind: BlobKind, id: string): Promise<Response> {
   try {
     const client = await pageClient(event.clientId)
-    const opened = await ask<OpenReply>(client, { type: 'open', trackId })
+    const opened = await ask<OpenReply>(client, { type: 'open', kind, id })
     const range = parseRange(event.request.headers.get('range'), opened.size)
     if (range === 'unsatisfiable') {
       return new Response(null, { status: 416, headers: { 'content-range': `bytes */${opened.size}` } })
@@ -84,19 +90,27 @@ async function serveMedia(event: FetchEvent, trackId: string): Promise<Response>
       etag: `"${opened.contentId}"`,
     })
     if (range !== undefined) headers.set('content-range', `bytes ${start}-${end}/${opened.size}`)
-    const body = event.request.method === 'HEAD' ? null : blockStream(client, trackId, opened, start, end)
+    if (kind === 'cover') headers.set('cache-control', 'private, max-age=31536000, immutable')
+    const body = event.request.method === 'HEAD' ? null : blockStream(client, kind, id, opened, start, end)
     return new Response(body, { status: range === undefined ? 200 : 206, headers })
   } catch (error) {
     const e = error as Error
     return new Response(JSON.stringify({ error: { code: e.name, message: e.message } }), {
-      status: e.name === 'TrackNotFoundError' ? 404 : 502,
+      status: e.name === 'TrackNotFoundError' || e.name === 'CoverNotFoundError' ? 404 : 502,
       headers: { 'content-type': 'application/json' },
     })
   }
 }
 
 /** Bytes `start`..`end` (inclusive), asking the page for one block at a time as the element reads. */
-function blockStream(client: Client, trackId: string, opened: OpenReply, start: number, end: number) {
+function blockStream(
+  client: Client,
+  kind: BlobKind,
+  id: string,
+  opened: OpenReply,
+  start: number,
+  end: number,
+) {
   let position = start
   return new ReadableStream<Uint8Array>({
     async pull(controller) {
@@ -107,7 +121,8 @@ function blockStream(client: Client, trackId: string, opened: OpenReply, start: 
       const index = Math.floor(position / opened.blockSize)
       const reply = await ask<{ type: 'block'; bytes: ArrayBuffer }>(client, {
         type: 'block',
-        trackId,
+        kind,
+        id,
         index,
       })
       const blockStart = index * opened.blockSize

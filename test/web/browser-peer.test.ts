@@ -238,6 +238,34 @@ describe('the browser peer', { timeout: 180_000 }, () => {
       })
 
       if (browserNo === 1)
+        it('browses albums as a cover grid (covers fetched from the node), and artists', async () => {
+          await page.getByTestId('search').fill('')
+          await page.getByTestId('nav-albums').click()
+          const cards = page.getByTestId('album-card')
+          await expect.poll(() => cards.count(), { timeout: 30_000 }).toBe(3)
+          const origami = cards.filter({ hasText: 'Origami' })
+          const cover = origami.locator('img')
+          expect(await cover.getAttribute('src')).toMatch(/^art\/[a-z2-7]{52}$/)
+          await page.waitForFunction(
+            () => {
+              const imgs = [...document.querySelectorAll<HTMLImageElement>('[data-testid=album-card] img')]
+              return imgs.length === 2 && imgs.every((img) => img.complete && img.naturalWidth > 0)
+            },
+            undefined,
+            { timeout: 30_000 },
+          )
+          await screenshot(page, 'albums')
+          await origami.click()
+          await expect.poll(() => page.getByTestId('view-title').textContent()).toBe('Origami — Paper Planes')
+          expect(await page.getByTestId('track-count').getAttribute('data-count')).toBe('2')
+          await page.getByTestId('nav-artists').click()
+          await page.getByTestId('artist-row').filter({ hasText: 'Paper Planes' }).click()
+          await expect.poll(() => page.getByTestId('track-count').getAttribute('data-count')).toBe('3')
+          await page.getByTestId('nav-all').click()
+          expect(problems).toEqual([])
+        })
+
+      if (browserNo === 1)
         it('shares playlists and favourites with the node: made in the page or with the CLI', async () => {
           const long = tracks.find((t) => t.title === LONG_TITLE)!
           const updraft = tracks.find((t) => t.title === 'Updraft')!

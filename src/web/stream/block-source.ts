@@ -10,11 +10,19 @@ export class NoHolderError extends Error {
   override name = 'NoHolderError'
 }
 
+export class CoverNotFoundError extends Error {
+  override name = 'CoverNotFoundError'
+}
+
+/** A blob ready to be read: a track's file or a cover image. */
 export interface OpenedTrack {
+  /** The track id, or the cover id for a cover. */
   trackId: string
   contentId: string
   mime: string
   manifest: Manifest
+  /** Devices to fetch from, connected ones first. Throws NoHolderError when there is none. */
+  holders(): string[]
 }
 
 /** Blocks fetched per request when one is missing: a little read-ahead for playback. */
@@ -32,20 +40,51 @@ export class BlockSource {
   /** Blocks on their way: `${contentId}/${index}` -> bytes. */
   readonly #pending = new Map<string, Promise<Uint8Array>>()
 
+  /** coverId -> tracks showing it; built when first needed, dropped when the catalog changes. */
+  #coverTracks: Map<string, string[]> | undefined
+
   constructor(peer: WebPeer) {
     this.#peer = peer
+    peer.catalog.doc.on('update', () => {
+      this.#coverTracks = undefined
+    })
   }
 
   async open(trackId: string, signal?: AbortSignal): Promise<OpenedTrack> {
     const record = this.#peer.catalog.getTrack(trackId)
     if (record === undefined) throw new TrackNotFoundError(`no track ${trackId} in the library`)
-    const manifest = await this.#manifest(trackId, record.contentId, signal)
+    const holders = () => this.#holders([trackId], `track ${trackId}`)
+    const manifest = await this.#manifest(record.contentId, holders, signal)
     return {
       trackId,
       contentId: record.contentId,
       mime: record.mime ?? 'application/octet-stream',
       manifest,
+      holders,
     }
+  }
+
+  /** Cover art (its id is its content ID), from a device that holds a track showing it. */
+  async openCover(coverId: string, signal?: AbortSignal): Promise<OpenedTrack> {
+    const record = this.#peer.catalog.getCover(coverId)
+    if (record === undefined) throw new CoverNotFoundError(`no cover ${coverId} in the library`)
+    const holders = () => this.#holders(this.#tracksWithCover(coverId), `cover ${coverId}`)
+    const manifest = await this.#manifest(coverId, holders, signal)
+    return { trackId: coverId, contentId: coverId, mime: record.mime, manifest, holders }
+  }
+
+  #tracksWithCover(coverId: string): string[] {
+    if (this.#coverTracks === undefined) {
+      const index = new Map<string, string[]>()
+      for (const [id, record] of this.#peer.catalog.trackEntries()) {
+        if (record.cover === null) continue
+        const list = index.get(record.cover)
+        if (list === undefined) index.set(record.cover, [id])
+        else if (list.length < 8) list.push(id)
+      }
+      this.#coverTracks = index
+    }
+    return this.#coverTracks.get(coverId) ?? []
   }
 
   /** Block `index` of an opened track, verified. */
@@ -71,27 +110,28 @@ export class BlockSource {
     }
   }
 
-  #holders(trackId: string): string[] {
-    const holders = this.#peer.devicesHolding(this.#peer.catalog.locationsOf(trackId).map((l) => l.device))
-    if (holders.length === 0) throw new NoHolderError(`no other device holds track ${trackId}`)
+  #holders(trackIds: string[], what: string): string[] {
+    const devices = new Set(trackIds.flatMap((id) => this.#peer.catalog.locationsOf(id).map((l) => l.device)))
+    const holders = this.#peer.devicesHolding([...devices])
+    if (holders.length === 0) throw new NoHolderError(`no other device holds ${what}`)
     return holders
   }
 
-  #manifest(trackId: string, contentId: string, signal?: AbortSignal): Promise<Manifest> {
+  #manifest(contentId: string, holders: () => string[], signal?: AbortSignal): Promise<Manifest> {
     let promise = this.#manifests.get(contentId)
     if (promise === undefined) {
-      promise = this.#loadManifest(trackId, contentId, signal)
+      promise = this.#loadManifest(contentId, holders, signal)
       this.#manifests.set(contentId, promise)
       promise.catch(() => this.#manifests.delete(contentId))
     }
     return promise
   }
 
-  async #loadManifest(trackId: string, contentId: string, signal?: AbortSignal): Promise<Manifest> {
+  async #loadManifest(contentId: string, holders: () => string[], signal?: AbortSignal): Promise<Manifest> {
     const stored = await idbGet<Uint8Array>('manifests', contentId)
     if (stored !== undefined) return decodeManifest(stored)
     let lastError: Error | undefined
-    for (const holder of this.#holders(trackId)) {
+    for (const holder of holders()) {
       try {
         const manifest = await this.#peer.libp2p.services.blobExchange.fetchManifest(holder, contentId, {
           signal,
@@ -103,7 +143,7 @@ export class BlockSource {
         lastError = error as Error
       }
     }
-    throw new NoHolderError(`no device could send track ${trackId}: ${lastError?.message}`, {
+    throw new NoHolderError(`no device could send ${contentId}: ${lastError?.message}`, {
       cause: lastError,
     })
   }
@@ -135,7 +175,7 @@ export class BlockSource {
     let lastError: Error = new NoHolderError(`no device holds track ${track.trackId}`)
     let holders: string[] = []
     try {
-      holders = this.#holders(track.trackId)
+      holders = track.holders()
     } catch (error) {
       lastError = error as Error
     }

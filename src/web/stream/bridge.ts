@@ -1,5 +1,5 @@
 import type { BlockSource, OpenedTrack } from './block-source.ts'
-import type { BridgeReply, BridgeRequest } from './messages.ts'
+import type { BlobKind, BridgeReply, BridgeRequest } from './messages.ts'
 
 /**
  * The page's side of the service worker bridge: answers the worker's 'open' and 'block' requests
@@ -7,12 +7,14 @@ import type { BridgeReply, BridgeRequest } from './messages.ts'
  */
 export function answerServiceWorker(source: BlockSource): () => void {
   const opened = new Map<string, Promise<OpenedTrack>>()
-  const openTrack = (trackId: string): Promise<OpenedTrack> => {
-    let promise = opened.get(trackId)
+  const openBlob = (kind: BlobKind, id: string): Promise<OpenedTrack> => {
+    const key = `${kind}:${id}`
+    let promise = opened.get(key)
     if (promise === undefined) {
-      promise = source.open(trackId, AbortSignal.timeout(30_000))
-      opened.set(trackId, promise)
-      promise.catch(() => opened.delete(trackId))
+      const signal = AbortSignal.timeout(30_000)
+      promise = kind === 'cover' ? source.openCover(id, signal) : source.open(id, signal)
+      opened.set(key, promise)
+      promise.catch(() => opened.delete(key))
     }
     return promise
   }
@@ -28,7 +30,7 @@ export function answerServiceWorker(source: BlockSource): () => void {
       })
   }
   const answer = async (request: BridgeRequest): Promise<[BridgeReply, Transferable[]]> => {
-    const track = await openTrack(request.trackId)
+    const track = await openBlob(request.kind, request.id)
     if (request.type === 'open') {
       const { manifest } = track
       return [

@@ -6,10 +6,15 @@
 
 /** The path the service worker answers: `<app>/media/<trackId>`. The node serves no such path. */
 export const MEDIA_PATH = 'media/'
+/** Cover art: `<app>/art/<coverId>` (the node's own `/cover/` is not used by the app). */
+export const ART_PATH = 'art/'
+
+/** What is asked for: a track's file, or a cover image. */
+export type BlobKind = 'track' | 'cover'
 
 export type BridgeRequest =
-  | { type: 'open'; trackId: string }
-  | { type: 'block'; trackId: string; index: number }
+  | { type: 'open'; kind: BlobKind; id: string }
+  | { type: 'block'; kind: BlobKind; id: string; index: number }
 
 export interface OpenReply {
   type: 'open'

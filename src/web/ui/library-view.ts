@@ -1,30 +1,30 @@
-import { listPlaylists, listTracks, type TrackView, UserData } from '../../crdt/index.ts'
+import { listPlaylists, type TrackView, UserData } from '../../crdt/index.ts'
 import type { WebPeer } from '../peer/peer.ts'
 import type { Pins } from '../stream/pins.ts'
 import { h } from './dom.ts'
+import type { LibraryModel } from './library-model.ts'
 import { showMenu } from './menu.ts'
 import { VirtualList } from './virtual-list.ts'
 
 const ROW_HEIGHT = 44
 
-/** What the list shows: every track, the videos, the favourites, or one playlist in its order. */
+/**
+ * What the list shows: every track, the videos, the favourites, one playlist in its order, or
+ * the tracks of an album, an artist or a genre (browse-view.ts lists those).
+ */
 export type Source =
   | { kind: 'all' }
   | { kind: 'videos' }
   | { kind: 'favourites' }
   | { kind: 'playlist'; id: string }
+  | { kind: 'album'; id: string }
+  | { kind: 'artist'; name: string }
+  | { kind: 'genre'; name: string }
 
 /** One row: a track, and its position in a playlist (a track may appear twice). */
 interface Item {
   track: TrackView
   position?: number
-}
-
-/** Text a search matches against: title, artists, album, genres. */
-function haystack(track: TrackView): string {
-  return [track.title, ...track.artists, track.album ?? '', track.albumArtist ?? '', ...track.genres]
-    .join('\u0000')
-    .toLocaleLowerCase()
 }
 
 function duration(seconds: number | null): string {
@@ -41,24 +41,23 @@ function duration(seconds: number | null): string {
 export class LibraryView {
   readonly element: HTMLElement
   readonly #peer: WebPeer
+  readonly #model: LibraryModel
   readonly #pins: Pins
   readonly #list: VirtualList<Item>
   readonly #count: HTMLElement
   readonly #heading: HTMLElement
   readonly #actions: HTMLElement
   #source: Source = { kind: 'all' }
-  #tracks = new Map<string, { track: TrackView; text: string }>()
-  #sorted: TrackView[] = []
   #visible: Item[] = []
   #query = ''
   #playing: string | undefined
-  #pending = 0
   onPlay: (track: TrackView, queue: TrackView[]) => void = () => {}
   /** The source was deleted (a playlist): the app shows another. */
   onSourceGone: () => void = () => {}
 
-  constructor(peer: WebPeer, pins: Pins) {
+  constructor(peer: WebPeer, model: LibraryModel, pins: Pins) {
     this.#peer = peer
+    this.#model = model
     this.#pins = pins
     this.#count = h('span', { 'data-testid': 'track-count', class: 'muted' })
     this.#heading = h('h2', { 'data-testid': 'view-title' })
@@ -82,10 +81,10 @@ export class LibraryView {
       ),
       this.#list.element,
     )
-    peer.addEventListener('catalog', () => this.#scheduleReload())
+    model.addEventListener('change', () => this.#apply())
     peer.addEventListener('status', () => this.#list.refresh())
     pins.addEventListener('change', () => this.#list.refresh())
-    this.#reload()
+    this.#apply()
   }
 
   get source(): Source {
@@ -108,35 +107,34 @@ export class LibraryView {
     this.#list.refresh()
   }
 
-  #scheduleReload(): void {
-    if (this.#pending !== 0) return
-    this.#pending = requestAnimationFrame(() => {
-      this.#pending = 0
-      this.#reload()
-    })
-  }
-
-  #reload(): void {
-    this.#sorted = listTracks(this.#peer.catalog)
-    this.#tracks = new Map(this.#sorted.map((track) => [track.id, { track, text: haystack(track) }]))
-    this.#apply()
-  }
-
   #items(): Item[] {
     const source = this.#source
     switch (source.kind) {
       case 'all':
-        return this.#sorted.map((track) => ({ track }))
+        return this.#model.tracks.map((track) => ({ track }))
       case 'videos':
-        return this.#sorted.filter((t) => t.mediaType === 'video').map((track) => ({ track }))
+        return this.#model.tracks.filter((t) => t.mediaType === 'video').map((track) => ({ track }))
       case 'favourites':
-        return this.#sorted.filter((t) => t.favourite).map((track) => ({ track }))
+        return this.#model.tracks.filter((t) => t.favourite).map((track) => ({ track }))
+      case 'artist':
+        return this.#model.tracks
+          .filter((t) => t.artists.includes(source.name) || t.albumArtist === source.name)
+          .map((track) => ({ track }))
+      case 'genre':
+        return this.#model.tracks.filter((t) => t.genres.includes(source.name)).map((track) => ({ track }))
+      case 'album': {
+        const album = this.#model.albums().find((a) => a.id === source.id)
+        return (album?.trackIds ?? []).flatMap((id) => {
+          const track = this.#model.track(id)
+          return track === undefined ? [] : [{ track }]
+        })
+      }
       case 'playlist': {
         const record = UserData.of(this.#peer.catalog).playlist(source.id)
         if (record === undefined) return []
         return record.trackIds.flatMap((id, position) => {
-          const entry = this.#tracks.get(id)
-          return entry === undefined ? [] : [{ track: entry.track, position }]
+          const track = this.#model.track(id)
+          return track === undefined ? [] : [{ track, position }]
         })
       }
     }
@@ -145,7 +143,7 @@ export class LibraryView {
   #apply(): void {
     const words = this.#query.split(/\s+/).filter(Boolean)
     this.#visible = this.#items().filter(({ track }) => {
-      const text = this.#tracks.get(track.id)?.text ?? ''
+      const text = this.#model.searchText(track.id)
       return words.every((w) => text.includes(w))
     })
     this.#count.textContent = `${this.#visible.length} ${this.#visible.length === 1 ? 'item' : 'items'}`
@@ -157,6 +155,23 @@ export class LibraryView {
   #renderHead(): void {
     const source = this.#source
     const titles = { all: 'All tracks', videos: 'Videos', favourites: 'Favourites' } as const
+    if (source.kind === 'album' || source.kind === 'artist' || source.kind === 'genre') {
+      const album = source.kind === 'album' ? this.#model.albums().find((a) => a.id === source.id) : undefined
+      this.#heading.textContent =
+        source.kind === 'album' ? `${album?.title ?? 'Album'} — ${album?.albumArtist ?? ''}` : source.name
+      this.#actions.replaceChildren(
+        h(
+          'button',
+          {
+            type: 'button',
+            'data-testid': 'view-pin',
+            onclick: () => void this.#pins.pin(this.#items().map((i) => i.track.id)),
+          },
+          'Keep offline',
+        ),
+      )
+      return
+    }
     if (source.kind !== 'playlist') {
       this.#heading.textContent = titles[source.kind]
       this.#actions.replaceChildren()
@@ -277,7 +292,7 @@ export class LibraryView {
     )
     if (track.album !== null) {
       const artist = track.albumArtist ?? track.artists[0] ?? ''
-      const album = this.#sorted.filter(
+      const album = this.#model.tracks.filter(
         (t) => t.album === track.album && (t.albumArtist ?? t.artists[0] ?? '') === artist,
       )
       items.push({

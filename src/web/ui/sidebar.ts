@@ -1,9 +1,17 @@
 import { listPlaylists, UserData } from '../../crdt/index.ts'
 import type { WebPeer } from '../peer/peer.ts'
+import type { BrowseKind } from './browse-view.ts'
 import { h } from './dom.ts'
 import type { Source } from './library-view.ts'
 
-function same(a: Source, b: Source): boolean {
+/** What the app shows: a list of tracks, or albums, artists or genres to browse. */
+export type View = Source | { kind: BrowseKind }
+
+export function isBrowse(view: View): view is { kind: BrowseKind } {
+  return view.kind === 'albums' || view.kind === 'artists' || view.kind === 'genres'
+}
+
+function same(a: View, b: View): boolean {
   return a.kind === b.kind && (a.kind !== 'playlist' || (b.kind === 'playlist' && a.id === b.id))
 }
 
@@ -11,9 +19,9 @@ function same(a: Source, b: Source): boolean {
 export class Sidebar {
   readonly element: HTMLElement
   readonly #peer: WebPeer
-  #current: Source = { kind: 'all' }
+  #current: View = { kind: 'all' }
   #pending = 0
-  onSelect: (source: Source) => void = () => {}
+  onSelect: (view: View) => void = () => {}
 
   constructor(peer: WebPeer) {
     this.#peer = peer
@@ -28,14 +36,14 @@ export class Sidebar {
     this.#render()
   }
 
-  select(source: Source): void {
-    this.#current = source
+  select(view: View): void {
+    this.#current = view
     this.#render()
-    this.onSelect(source)
+    this.onSelect(view)
   }
 
   #render(): void {
-    const entry = (label: string, source: Source, testId: string) => {
+    const entry = (label: string, source: View, testId: string) => {
       const button = h(
         'button',
         { type: 'button', class: same(source, this.#current) ? 'nav active' : 'nav', 'data-testid': testId },
@@ -60,6 +68,9 @@ export class Sidebar {
     void showStorage(storage)
     this.element.replaceChildren(
       entry('All tracks', { kind: 'all' }, 'nav-all'),
+      entry('Albums', { kind: 'albums' }, 'nav-albums'),
+      entry('Artists', { kind: 'artists' }, 'nav-artists'),
+      entry('Genres', { kind: 'genres' }, 'nav-genres'),
       entry('Videos', { kind: 'videos' }, 'nav-videos'),
       entry('Favourites', { kind: 'favourites' }, 'nav-favourites'),
       h('h3', {}, 'Playlists'),

@@ -5,6 +5,7 @@ export interface VirtualListOptions<T> {
   render(item: T, index: number): HTMLElement
   /** Rows drawn beyond the visible ones, above and below. */
   overscan?: number
+  testId?: string
 }
 
 /**
@@ -21,7 +22,11 @@ export class VirtualList<T> {
   constructor(options: VirtualListOptions<T>) {
     this.#options = options
     this.#spacer = h('div', { class: 'spacer' })
-    this.element = h('div', { class: 'viewport', 'data-testid': 'track-list' }, this.#spacer)
+    this.element = h(
+      'div',
+      { class: 'viewport', 'data-testid': options.testId ?? 'track-list' },
+      this.#spacer,
+    )
     this.element.addEventListener('scroll', () => this.#schedule(), { passive: true })
     new ResizeObserver(() => this.#schedule()).observe(this.element)
   }
