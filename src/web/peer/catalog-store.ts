@@ -12,5 +12,6 @@ export async function openCatalog(): Promise<{ catalog: Catalog; persistence: In
   const doc = new Y.Doc()
   const persistence = new IndexeddbPersistence(DB_NAME, doc)
   await persistence.whenSynced
+  performance.mark('cloudless:catalog-open')
   return { catalog: new Catalog(doc), persistence }
 }

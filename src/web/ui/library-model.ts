@@ -96,5 +96,8 @@ export class LibraryModel extends EventTarget {
     this.#albums = undefined
     this.#artists = undefined
     this.#genres = undefined
+    if (performance.getEntriesByName('cloudless:tracks-listed').length === 0) {
+      performance.mark('cloudless:tracks-listed')
+    }
   }
 }
