@@ -21,7 +21,7 @@ import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { parseArgs } from 'node:util'
 import type { Page } from 'playwright-core'
-import { launchChromium } from '../test/helpers/browser.ts'
+import { launchChromium, screenshot } from '../test/helpers/browser.ts'
 import { tempDir } from './lib/cleanup.ts'
 import { describeMachine, machineFacts } from './lib/machine.ts'
 import { publishResults, runBench } from './lib/run.ts'
@@ -47,7 +47,7 @@ interface WebResults {
   pairAndSyncMs: number
   firstScreenMs: number[]
   /** Where the first screen's time goes (medians): catalog out of IndexedDB, tracks listed. */
-  firstScreenParts: { catalogOpenMs: number; tracksListedMs: number }
+  firstScreenParts: { catalogOpenMs: number; tracksListedMs: number; libraryReadyMs: number }
   jsHeapMB: number | null
   playFromNodeMs: number[]
   playPinnedMs: number[]
@@ -137,6 +137,7 @@ async function main(): Promise<void> {
   const firstScreenMs: number[] = []
   const catalogOpen: number[] = []
   const tracksListed: number[] = []
+  const libraryReady: number[] = []
   for (let run = 0; run < options.runs; run++) {
     await page.reload()
     const at = await page.waitForFunction(
@@ -145,12 +146,23 @@ async function main(): Promise<void> {
       { timeout: 120_000 },
     )
     firstScreenMs.push(Number(await at.jsonValue()))
+    if (run === 0) await screenshot(page, 'bench-first-screen')
+    // The live list too, not only the first screen kept from the last visit.
+    await page.waitForFunction(
+      () => performance.getEntriesByName('cloudless:library-ready').length > 0,
+      undefined,
+      {
+        timeout: 120_000,
+      },
+    )
     const parts = await page.evaluate(() => ({
+      ready: performance.getEntriesByName('cloudless:library-ready')[0]?.startTime ?? Number.NaN,
       open: performance.getEntriesByName('cloudless:catalog-open')[0]?.startTime ?? Number.NaN,
       listed: performance.getEntriesByName('cloudless:tracks-listed')[0]?.startTime ?? Number.NaN,
     }))
     catalogOpen.push(parts.open)
     tracksListed.push(parts.listed)
+    libraryReady.push(parts.ready)
     if ((await count(page)) !== String(total))
       throw new Error(`the first screen showed ${await count(page)} tracks`)
   }
@@ -209,7 +221,11 @@ async function main(): Promise<void> {
     catalog: options.catalog,
     pairAndSyncMs,
     firstScreenMs,
-    firstScreenParts: { catalogOpenMs: median(catalogOpen), tracksListedMs: median(tracksListed) },
+    firstScreenParts: {
+      catalogOpenMs: median(catalogOpen),
+      tracksListedMs: median(tracksListed),
+      libraryReadyMs: median(libraryReady),
+    },
     jsHeapMB,
     playFromNodeMs,
     playPinnedMs,
@@ -246,7 +262,7 @@ function format(r: WebResults, file: string): string {
       ['pair and receive the whole catalog (once)', String(Math.round(r.pairAndSyncMs)), ''],
     ],
   )
-  const parts = `\nfirst screen, where the time goes (medians, from navigation start): catalog out of IndexedDB at ${Math.round(r.firstScreenParts.catalogOpenMs)} ms, tracks listed at ${Math.round(r.firstScreenParts.tracksListedMs)} ms`
+  const parts = `\nfirst screen, where the time goes (medians, from navigation start): catalog out of IndexedDB at ${Math.round(r.firstScreenParts.catalogOpenMs)} ms, tracks listed at ${Math.round(r.firstScreenParts.tracksListedMs)} ms, live list on screen at ${Math.round(r.firstScreenParts.libraryReadyMs)} ms`
   const heap = parts + (r.jsHeapMB === null ? '' : `\npage JS heap after load: ${r.jsHeapMB.toFixed(0)} MB`)
   return `bench:web on ${r.machine}\n${table}${heap}\nresults in ${file}`
 }

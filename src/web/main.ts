@@ -8,6 +8,7 @@ import { answerServiceWorker, startServiceWorker } from './stream/bridge.ts'
 import { Pins } from './stream/pins.ts'
 import { BrowseView } from './ui/browse-view.ts'
 import { byId, h } from './ui/dom.ts'
+import { showFirstScreen } from './ui/first-screen.ts'
 import { LibraryModel } from './ui/library-model.ts'
 import { LibraryView } from './ui/library-view.ts'
 import { pairView } from './ui/pair-view.ts'
@@ -33,6 +34,12 @@ async function main(): Promise<void> {
       ),
     )
     return
+  }
+  // The last first screen at once, while the catalog comes out of IndexedDB.
+  const first = showFirstScreen()
+  if (first !== undefined) {
+    main.classList.add('with-sidebar')
+    main.replaceChildren(first)
   }
   const [peer] = await Promise.all([WebPeer.start({ ...transportsFromQuery() }), startServiceWorker()])
   const source = new BlockSource(peer)
@@ -89,11 +96,12 @@ async function main(): Promise<void> {
 
   const invite = inviteFromFragment(location.hash)
   if (invite !== undefined) history.replaceState(null, '', location.pathname + location.search)
-  if (peer.paired) showLibrary()
-  else
-    main.replaceChildren(
-      pairView(peer, { ...(invite === undefined ? {} : { invite }), onJoined: showLibrary }),
-    )
+  if (peer.paired) {
+    showLibrary()
+    return
+  }
+  main.classList.remove('with-sidebar')
+  main.replaceChildren(pairView(peer, { ...(invite === undefined ? {} : { invite }), onJoined: showLibrary }))
 }
 
 /** `?transport=webrtc-direct` or `?transport=websockets`: dial with that transport only. */

@@ -2,6 +2,7 @@ import { listPlaylists, type TrackView, UserData } from '../../crdt/index.ts'
 import type { WebPeer } from '../peer/peer.ts'
 import type { Pins } from '../stream/pins.ts'
 import { h } from './dom.ts'
+import { saveFirstScreen } from './first-screen.ts'
 import type { LibraryModel } from './library-model.ts'
 import { showMenu } from './menu.ts'
 import { VirtualList } from './virtual-list.ts'
@@ -150,6 +151,12 @@ export class LibraryView {
     this.#count.dataset.count = String(this.#visible.length)
     this.#renderHead()
     this.#list.setItems(this.#visible)
+    if (this.#source.kind === 'all' && words.length === 0) {
+      saveFirstScreen(
+        this.#peer.deviceId,
+        this.#visible.map((i) => i.track),
+      )
+    }
   }
 
   #renderHead(): void {
