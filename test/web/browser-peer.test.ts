@@ -291,8 +291,13 @@ describe('the browser peer', { timeout: 180_000 }, () => {
             await page.locator(`[data-track-id="${track.id}"] [data-testid=track-menu]`).click()
             await page.getByTestId('menu').getByText('Add to Made in the browser').click()
           }
-          // And a favourite.
+          // And a favourite, and a rating.
           await page.locator(`[data-track-id="${updraft.id}"] [data-testid=fav-toggle]`).click()
+          await page.locator(`[data-track-id="${updraft.id}"] [data-testid=track-menu]`).click()
+          await page.getByTestId('menu').getByText('Rate ★★★★', { exact: true }).click()
+          await expect
+            .poll(() => page.locator(`[data-track-id="${updraft.id}"] [data-testid=rating]`).textContent())
+            .toBe(' ★★★★')
           const shown = await eventually(
             'the playlist made in the page, on the node',
             async () =>
@@ -312,6 +317,9 @@ describe('the browser peer', { timeout: 180_000 }, () => {
               { timeout: 30_000 },
             )
             .toBe(true)
+          expect(
+            (await callNodeOp<TrackView[]>(info!, 'tracks', {})).find((t) => t.id === updraft.id)?.rating,
+          ).toBe(4)
           await page.getByTestId('nav-favourites').click()
           await expect.poll(() => page.getByTestId('track-count').getAttribute('data-count')).toBe('1')
           await page.locator('[data-testid=nav-playlist]', { hasText: 'Made in the browser' }).click()

@@ -265,7 +265,18 @@ export class LibraryView {
       },
       h('span', { class: 'muted' }, String(index + 1)),
       fav,
-      h('span', {}, track.title),
+      h(
+        'span',
+        {},
+        track.title,
+        track.rating === null
+          ? ''
+          : h(
+              'span',
+              { class: 'rating', 'data-testid': 'rating', title: `rated ${track.rating} of 5` },
+              ` ${'★'.repeat(track.rating)}`,
+            ),
+      ),
       h('span', {}, track.artists.join(', ')),
       h('span', {}, track.album ?? ''),
       h('span', { class: 'muted' }, duration(track.durationSec)),
@@ -291,6 +302,12 @@ export class LibraryView {
       label: `Add to ${p.name}`,
       run: () => user.addToPlaylist(p.id, [track.id]),
     }))
+    for (let stars = 1; stars <= 5; stars++) {
+      if (stars !== track.rating)
+        items.push({ label: `Rate ${'★'.repeat(stars)}`, run: () => user.setRating(track.id, stars) })
+    }
+    if (track.rating !== null)
+      items.push({ label: 'Clear the rating', run: () => user.setRating(track.id, 0) })
     const pinned = this.#pins.state(track.id) !== 'none'
     items.push(
       pinned
