@@ -4,6 +4,7 @@ import { BROWSER_TRANSPORTS, type BrowserTransport } from './peer/libp2p.ts'
 import { WebPeer } from './peer/peer.ts'
 import { acquireTabLock } from './peer/tab-lock.ts'
 import { BlockSource } from './stream/block-source.ts'
+import { BlockStore } from './stream/block-store.ts'
 import { answerServiceWorker, startServiceWorker } from './stream/bridge.ts'
 import { Pins } from './stream/pins.ts'
 import { BrowseView } from './ui/browse-view.ts'
@@ -42,9 +43,15 @@ async function main(): Promise<void> {
     main.replaceChildren(first)
   }
   const [peer] = await Promise.all([WebPeer.start({ ...transportsFromQuery() }), startServiceWorker()])
-  const source = new BlockSource(peer)
+  // Pins and the block store need each other: the store keeps pinned blobs, pins fetch through it.
+  let pins: Pins | undefined
+  const store = await BlockStore.open({
+    limitBytes: await cacheLimit(),
+    isProtected: (contentId) => pins?.protects(contentId) ?? true,
+  })
+  const source = new BlockSource(peer, store)
   answerServiceWorker(source)
-  const pins = await Pins.open(source)
+  pins = await Pins.open(source, (trackId) => peer.catalog.getTrack(trackId)?.contentId)
   // For tests and the curious: the running peer.
   Object.assign(globalThis, { cloudless: peer })
 
@@ -102,6 +109,17 @@ async function main(): Promise<void> {
   }
   main.classList.remove('with-sidebar')
   main.replaceChildren(pairView(peer, { ...(invite === undefined ? {} : { invite }), onJoined: showLibrary }))
+}
+
+/**
+ * How much of fetched, not pinned, media the browser keeps: a fifth of what the browser lets this
+ * site store, at most 2 GB; `?cache-mb=N` overrides it.
+ */
+async function cacheLimit(): Promise<number> {
+  const asked = Number(new URLSearchParams(location.search).get('cache-mb'))
+  if (asked > 0) return asked * 1e6
+  const quota = (await navigator.storage?.estimate?.().catch(() => undefined))?.quota ?? 1e9
+  return Math.min(2e9, quota / 5)
 }
 
 /** `?transport=webrtc-direct` or `?transport=websockets`: dial with that transport only. */

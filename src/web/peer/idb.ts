@@ -7,12 +7,12 @@ export class IndexedDbError extends Error {
   override name = 'IndexedDbError'
 }
 
-export const STORES = ['keys', 'blocks', 'manifests', 'pins'] as const
+export const STORES = ['keys', 'blocks', 'manifests', 'pins', 'contents'] as const
 export type StoreName = (typeof STORES)[number]
 
 const DB_NAME = 'cloudless'
-// 2: pins
-const DB_VERSION = 2
+// 2: pins; 3: contents (the block store's index)
+const DB_VERSION = 3
 
 let opened: Promise<IDBDatabase> | undefined
 
@@ -84,4 +84,15 @@ export async function idbEntries<T>(store: StoreName): Promise<Array<[string, T]
   const objects = db.transaction(store, 'readonly').objectStore(store)
   const [keys, values] = await Promise.all([done(objects.getAllKeys()), done(objects.getAll())])
   return keys.map((key, i) => [String(key), values[i] as T])
+}
+
+/** Deletes every key from `from` up to `to` (inclusive). */
+export async function idbDeleteRange(store: StoreName, from: string, to: string): Promise<void> {
+  const db = await openDb()
+  const tx = db.transaction(store, 'readwrite')
+  tx.objectStore(store).delete(IDBKeyRange.bound(from, to))
+  await new Promise<void>((resolve, reject) => {
+    tx.oncomplete = () => resolve()
+    tx.onerror = () => reject(new IndexedDbError(tx.error?.message ?? 'IndexedDB delete failed'))
+  })
 }

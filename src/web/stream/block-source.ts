@@ -1,6 +1,7 @@
 import { decodeManifest, encodeManifest, type Manifest, verifyBlock } from '../../blobs/index.ts'
 import { idbGet, idbPut } from '../peer/idb.ts'
 import type { WebPeer } from '../peer/peer.ts'
+import type { BlockStore } from './block-store.ts'
 
 export class TrackNotFoundError extends Error {
   override name = 'TrackNotFoundError'
@@ -43,8 +44,11 @@ export class BlockSource {
   /** coverId -> tracks showing it; built when first needed, dropped when the catalog changes. */
   #coverTracks: Map<string, string[]> | undefined
 
-  constructor(peer: WebPeer) {
+  readonly #store: BlockStore
+
+  constructor(peer: WebPeer, store: BlockStore) {
     this.#peer = peer
+    this.#store = store
     peer.catalog.doc.on('update', () => {
       this.#coverTracks = undefined
     })
@@ -92,7 +96,7 @@ export class BlockSource {
     const key = `${track.contentId}/${index}`
     const pending = this.#pending.get(key)
     if (pending !== undefined) return pending
-    const stored = await idbGet<Uint8Array>('blocks', key)
+    const stored = await this.#store.get(track.contentId, index)
     if (stored !== undefined && verifyBlock(track.manifest, index, stored)) return stored
     // Not tied to the caller's signal: other requests (read-ahead, a second tab) may wait for the
     // same blocks; a stalled device is given up on after a while instead.
@@ -192,7 +196,7 @@ export class BlockSource {
         for await (const { index, bytes } of blocks) {
           settle.get(index)?.resolve(bytes)
           settle.delete(index)
-          idbPut('blocks', `${track.contentId}/${index}`, bytes).catch(() => {})
+          this.#store.put(track.contentId, index, bytes).catch(() => {})
         }
         if (settle.size === 0) return
       } catch (error) {

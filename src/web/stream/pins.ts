@@ -3,6 +3,8 @@ import type { BlockSource } from './block-source.ts'
 
 export interface PinRecord {
   pinnedAt: number
+  /** The track's content when it was pinned: its blocks are never evicted. */
+  contentId?: string
   /** Every block is in this browser. */
   complete: boolean
 }
@@ -16,22 +18,35 @@ export type PinState = 'none' | 'fetching' | 'kept'
  */
 export class Pins extends EventTarget {
   readonly #source: BlockSource
+  readonly #contentOf: (trackId: string) => string | undefined
   readonly #pins = new Map<string, PinRecord>()
+  readonly #protected = new Set<string>()
   readonly #fetching = new Set<string>()
   #queue: Promise<void> = Promise.resolve()
 
-  private constructor(source: BlockSource) {
+  private constructor(source: BlockSource, contentOf: (trackId: string) => string | undefined) {
     super()
     this.#source = source
+    this.#contentOf = contentOf
   }
 
-  static async open(source: BlockSource): Promise<Pins> {
-    const pins = new Pins(source)
-    for (const [trackId, record] of await idbEntries<PinRecord>('pins')) pins.#pins.set(trackId, record)
+  static async open(source: BlockSource, contentOf: (trackId: string) => string | undefined): Promise<Pins> {
+    const pins = new Pins(source, contentOf)
+    for (const [trackId, record] of await idbEntries<PinRecord>('pins')) pins.#set(trackId, record)
     // Pins whose fetch was cut short (the page closed) go on.
     const unfinished = [...pins.#pins].filter(([, r]) => !r.complete).map(([id]) => id)
     if (unfinished.length > 0) pins.#fetch(unfinished)
     return pins
+  }
+
+  /** Whether a blob belongs to a pinned track (the block store keeps it). */
+  protects(contentId: string): boolean {
+    return this.#protected.has(contentId)
+  }
+
+  #set(trackId: string, record: PinRecord): void {
+    this.#pins.set(trackId, record)
+    if (record.contentId !== undefined) this.#protected.add(record.contentId)
   }
 
   state(trackId: string): PinState {
@@ -46,8 +61,13 @@ export class Pins extends EventTarget {
     void navigator.storage?.persist?.().catch(() => false)
     const fresh = trackIds.filter((id) => !this.#pins.has(id))
     for (const id of fresh) {
-      const record = { pinnedAt: Date.now(), complete: false }
-      this.#pins.set(id, record)
+      const contentId = this.#contentOf(id)
+      const record = {
+        pinnedAt: Date.now(),
+        complete: false,
+        ...(contentId === undefined ? {} : { contentId }),
+      }
+      this.#set(id, record)
       await idbPut('pins', id, record)
     }
     this.#changed()
@@ -56,7 +76,11 @@ export class Pins extends EventTarget {
 
   async unpin(trackIds: string[]): Promise<void> {
     for (const id of trackIds) {
+      const contentId = this.#pins.get(id)?.contentId
       this.#pins.delete(id)
+      if (contentId !== undefined && ![...this.#pins.values()].some((r) => r.contentId === contentId)) {
+        this.#protected.delete(contentId)
+      }
       await idbDelete('pins', id)
     }
     this.#changed()
@@ -72,7 +96,7 @@ export class Pins extends EventTarget {
           await this.#source.fetchAll(id, () => {})
           const record = { ...this.#pins.get(id)!, complete: true }
           if (!this.#pins.has(id)) continue
-          this.#pins.set(id, record)
+          this.#set(id, record)
           await idbPut('pins', id, record)
         } catch {
           // No device holds it right now: it stays incomplete and is tried at the next start.
