@@ -6,6 +6,25 @@ import type { Route } from './server.ts'
 /** Where `npm run build:web` puts the web app (vite.config.ts). */
 export const WEB_APP_DIR = fileURLToPath(new URL('../../../dist/web/', import.meta.url))
 
+/**
+ * The page's policy: its own scripts, styles and workers only; images and media from itself (the
+ * service worker answers media/ and art/); connections to itself and to devices over WebSockets
+ * (WebRTC is not governed by CSP). Inline styles are allowed: the views set row positions.
+ */
+const CSP = [
+  "default-src 'self'",
+  "script-src 'self'",
+  "style-src 'self' 'unsafe-inline'",
+  "img-src 'self' blob: data:",
+  "media-src 'self' blob:",
+  "connect-src 'self' ws: wss:",
+  "worker-src 'self'",
+  "manifest-src 'self'",
+  "frame-ancestors 'none'",
+  "base-uri 'none'",
+  "form-action 'none'",
+].join('; ')
+
 const TYPES: Record<string, string> = {
   '.html': 'text/html; charset=utf-8',
   '.js': 'text/javascript; charset=utf-8',
@@ -60,6 +79,7 @@ export function webAppRoute(init: { dir?: string } = {}): Route {
       'x-content-type-options': 'nosniff',
       // The app's own page only: no framing by other sites.
       'x-frame-options': 'DENY',
+      ...(type.startsWith('text/html') ? { 'content-security-policy': CSP } : {}),
     })
     res.end(req.method === 'HEAD' ? undefined : body)
     return true
