@@ -17,6 +17,7 @@ const BENCHMARKS: Array<{ name: string; script: string }> = [
   { name: 'scan', script: 'bench/scan.ts' },
   { name: 'sync', script: 'bench/sync.ts' },
   { name: 'blobs', script: 'bench/blobs.ts' },
+  { name: 'web', script: 'bench/web.ts' },
 ]
 
 function runBenchmark(script: string, args: string[]): Promise<number> {

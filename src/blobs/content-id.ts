@@ -1,5 +1,5 @@
-import { createHash } from 'node:crypto'
 import { base32Encode } from './base32.ts'
+import { sha256 } from './sha256.ts'
 
 /**
  * Content addressing with block manifests (shared/ARCHITECTURE.md, decision 2).
@@ -85,13 +85,13 @@ export function decodeManifest(bytes: Uint8Array): Manifest {
 }
 
 export function contentIdOfManifest(manifest: Manifest): string {
-  return base32Encode(createHash('sha256').update(encodeManifest(manifest)).digest())
+  return base32Encode(sha256(encodeManifest(manifest)))
 }
 
 /** Decodes a manifest received from elsewhere and checks that it belongs to `contentId`. */
 export function verifyManifest(contentId: string, bytes: Uint8Array): Manifest {
   const manifest = decodeManifest(bytes)
-  const actual = base32Encode(createHash('sha256').update(bytes).digest())
+  const actual = base32Encode(sha256(bytes))
   if (actual !== contentId) throw new ManifestMismatchError(`manifest hashes to ${actual}, not ${contentId}`)
   return manifest
 }
@@ -100,8 +100,10 @@ export function verifyManifest(contentId: string, bytes: Uint8Array): Manifest {
 export function verifyBlock(manifest: Manifest, index: number, block: Uint8Array): boolean {
   const expectedLength = Math.min(manifest.blockSize, manifest.size - index * manifest.blockSize)
   if (index < 0 || expectedLength <= 0 || block.length !== expectedLength) return false
-  const digest = createHash('sha256').update(block).digest()
-  return Buffer.compare(digest, blockHash(manifest, index)) === 0
+  const digest = sha256(block)
+  const expected = blockHash(manifest, index)
+  for (let i = 0; i < digest.length; i++) if (digest[i] !== expected[i]) return false
+  return digest.length === expected.length
 }
 
 /**
@@ -159,8 +161,4 @@ export function manifestOf(
   const builder = new ManifestBuilder(blockSize)
   builder.update(bytes)
   return builder.finish()
-}
-
-function sha256(bytes: Uint8Array): Uint8Array {
-  return createHash('sha256').update(bytes).digest()
 }

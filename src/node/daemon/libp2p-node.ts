@@ -9,6 +9,7 @@ import { webSockets } from '@libp2p/websockets'
 import { yamux } from '@libp2p/yamux'
 import { createLibp2p, type Libp2p, type ServiceFactoryMap } from 'libp2p'
 import type { NetworkConfig } from '../device/config.ts'
+import { loadOrCreateWebRTCCertificate } from './webrtc-certificate.ts'
 
 export class ListenError extends Error {
   override name = 'ListenError'
@@ -19,6 +20,8 @@ export interface Libp2pNodeOptions<S extends Record<string, unknown>> {
   network: NetworkConfig
   connectionGater: ConnectionGater
   services: ServiceFactoryMap<S>
+  /** Where the WebRTC-Direct certificate is kept, so its certhash survives restarts (default: a new one per start). */
+  webrtcCertificateFile?: string
 }
 
 /**
@@ -34,11 +37,15 @@ export async function createLibp2pNode<S extends Record<string, unknown>>(option
     `/${ip}/${host}/tcp/${network.wsPort}/ws`,
     `/${ip}/${host}/udp/${network.webrtcPort}/webrtc-direct`,
   ]
+  const certificate =
+    options.webrtcCertificateFile === undefined
+      ? undefined
+      : await loadOrCreateWebRTCCertificate(options.webrtcCertificateFile)
   try {
     return await createLibp2p({
       privateKey: options.privateKey,
       addresses: { listen },
-      transports: [tcp(), webSockets(), webRTCDirect()],
+      transports: [tcp(), webSockets(), webRTCDirect(certificate === undefined ? {} : { certificate })],
       connectionEncrypters: [noise()],
       streamMuxers: [yamux()],
       connectionGater: options.connectionGater,

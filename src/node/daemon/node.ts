@@ -1,4 +1,5 @@
 import { randomBytes } from 'node:crypto'
+import path from 'node:path'
 import type { Connection, Libp2p } from '@libp2p/interface'
 import { peerIdFromString } from '@libp2p/peer-id'
 import { multiaddr } from '@multiformats/multiaddr'
@@ -10,6 +11,7 @@ import { Device } from '../device/device.ts'
 import { opsRoute } from '../http/ops-route.ts'
 import { type HttpServerHandle, startHttpServer } from '../http/server.ts'
 import { coverRoute, streamRoute } from '../http/stream-route.ts'
+import { webAppRoute } from '../http/web-app-route.ts'
 import type { Logger } from '../log.ts'
 import { NodeBlobProvider } from '../media/blob-provider.ts'
 import { LocalFiles } from '../media/local-file.ts'
@@ -92,6 +94,7 @@ export class CloudlessNode {
         privateKey: device.privateKey,
         network: device.config.network,
         connectionGater: gater,
+        webrtcCertificateFile: path.join(device.layout.home, 'webrtc-direct.json'),
         services: {
           catalogSync: catalogSync({
             doc: catalog.doc,
@@ -133,6 +136,7 @@ export class CloudlessNode {
           opsRoute(() => ({ device, node })),
           streamRoute({ streamer: () => media.streamer, catalog }),
           coverRoute({ covers: device.covers, catalog }),
+          webAppRoute(),
         ],
         log: (line) => log.warn(line),
       })
@@ -209,7 +213,7 @@ export class CloudlessNode {
     })
     log.info(`device ${device.config.deviceName} (${device.deviceId})`)
     for (const addr of libp2p.getMultiaddrs()) log.info(`listening on ${addr}`)
-    log.info(`HTTP API on ${this.http.url}`)
+    log.info(`web app and HTTP API on ${this.http.url}`)
     if (options.watch !== false && device.config.roots.length > 0) {
       this.#watching = this.#scanAndWatch(options.rescanEveryMs)
     }

@@ -1,4 +1,5 @@
 import type { CloudlessNode } from '../daemon/node.ts'
+import { LINK_PREFIX } from '../protocols/pairing/index.ts'
 import { defineOp, type OpContext, OpError, requireNode as requireNodeOf } from './op.ts'
 
 /** Ops that need the network run only inside a running node. */
@@ -11,6 +12,8 @@ export interface InviteResult {
   expiresAt: number
   peerId: string
   addresses: string[]
+  /** The same invite for a browser: the node's web app, the invite in the URL fragment. */
+  webLink: string
 }
 
 export const inviteOp = defineOp<{ ttlMinutes?: number }, InviteResult>({
@@ -31,6 +34,7 @@ export const inviteOp = defineOp<{ ttlMinutes?: number }, InviteResult>({
       expiresAt: invite.expiresAt,
       peerId: invite.peerId,
       addresses: invite.addresses,
+      webLink: `${node.http.url}/#join=${invite.link.slice(LINK_PREFIX.length)}`,
     }
   },
 })

@@ -15,7 +15,7 @@ Needs the running node (cloudless start).
 
 Options:
   --minutes <n>  how long the invite stays open (default 15)
-  --json         print JSON: id, link, code, expiresAt, peerId, addresses
+  --json         print JSON: id, link, code, expiresAt, peerId, addresses, webLink
   --home <dir>   this device's data folder
   -h, --help     show this help`,
   options: { minutes: { type: 'string' } },
@@ -31,6 +31,10 @@ Options:
     println(ctx)
     println(ctx, `  cloudless join '${invite.link}'`)
     if (invite.code !== null) println(ctx, `  cloudless join ${invite.code}`)
+    println(ctx)
+    println(ctx, 'Or, in a browser that reaches this device (the web player joins as a device of its own):')
+    println(ctx)
+    println(ctx, `  ${invite.webLink}`)
     println(ctx)
     println(ctx, `The invite works once and expires at ${new Date(invite.expiresAt).toLocaleTimeString()}.`)
     return EXIT_OK

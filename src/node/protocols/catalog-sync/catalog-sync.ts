@@ -23,6 +23,9 @@ import { PeerNotAllowedError, ServiceStoppedError, StreamReplacedError, SyncLost
 import type { CatalogSync, CatalogSyncComponents, CatalogSyncEvents, CatalogSyncInit } from './index.ts'
 import { PeerLink } from './peer-link.ts'
 
+/** How long syncWith waits for another stream after losing one (see onLost). */
+const LOST_STREAM_GRACE_MS = 2_000
+
 interface ReopenState {
   attempts: number
   timer?: NodeJS.Timeout
@@ -177,7 +180,9 @@ export class CatalogSyncService
     if (this.isSyncedWith(key)) return
     const lifetime = this.#lifetime.signal
     await new Promise<void>((resolve, reject) => {
+      let grace: ReturnType<typeof setTimeout> | undefined
       const cleanup = () => {
+        clearTimeout(grace)
         this.removeEventListener('peer:synced', onSynced)
         this.removeEventListener('peer:sync-lost', onLost)
         options.signal?.removeEventListener('abort', onAbort)
@@ -188,14 +193,18 @@ export class CatalogSyncService
         cleanup()
         resolve()
       }
+      // When both sides open at once, one side resets the stream the other one holds, and a
+      // replacement follows: a lost stream fails the wait only if no other stream syncs soon.
       const onLost = (evt: CatalogSyncEvents['peer:sync-lost']) => {
-        if (evt.detail.peerId !== key) return
-        cleanup()
-        reject(
-          new SyncLostError(`the sync stream with ${key} ended before the exchange completed`, {
-            cause: evt.detail.error,
-          }),
-        )
+        if (evt.detail.peerId !== key || grace !== undefined) return
+        grace = setTimeout(() => {
+          cleanup()
+          reject(
+            new SyncLostError(`the sync stream with ${key} ended before the exchange completed`, {
+              cause: evt.detail.error,
+            }),
+          )
+        }, LOST_STREAM_GRACE_MS)
       }
       const onAbort = () => {
         cleanup()
@@ -363,7 +372,7 @@ export class CatalogSyncService
       state.timer = undefined
       void this.#openLink(peer)
     }, delay)
-    state.timer.unref()
+    state.timer.unref?.() // a number in browsers
     this.#reopen.set(peer, state)
   }
 

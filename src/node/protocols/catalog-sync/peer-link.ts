@@ -66,7 +66,7 @@ export class PeerLink {
     void this.#readLoop()
     if (this.#init.keepaliveIntervalMs > 0) {
       this.#keepaliveTimer = setInterval(this.#keepalive, this.#init.keepaliveIntervalMs)
-      this.#keepaliveTimer.unref()
+      this.#keepaliveTimer.unref?.() // a number in browsers
     }
   }
 

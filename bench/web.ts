@@ -1,0 +1,270 @@
+/**
+ * bench:web - the browser peer with a big library, in Debian's Chromium against a real node:
+ *
+ *   npm run bench:web -- [--catalog 100000] [--runs 5] [--json]
+ *
+ * 1. a node whose catalog holds --catalog synthetic tracks (the sync benchmark's cached home, in
+ *    .bench/sync-home-N) plus 10 real 30 s MP3 files it holds;
+ * 2. a fresh browser pairs with it through the web link and receives the catalog (timed);
+ * 3. the page is reloaded --runs times: time from navigation start to the first rows of the
+ *    library on screen, with the whole catalog in IndexedDB;
+ * 4. time from pressing play to the 'playing' event, for tracks only the node holds (fetched over
+ *    libp2p, never played before) and for tracks kept offline in the browser (pinned).
+ *
+ * Prints a table with the targets (first screen < 1.5 s; play < 300 ms from the node, < 100 ms
+ * pinned) and writes .bench/web-results.json.
+ */
+import { execFileSync } from 'node:child_process'
+import { existsSync } from 'node:fs'
+import { mkdir } from 'node:fs/promises'
+import { join } from 'node:path'
+import { fileURLToPath } from 'node:url'
+import { parseArgs } from 'node:util'
+import type { Page } from 'playwright-core'
+import { launchChromium, screenshot } from '../test/helpers/browser.ts'
+import { tempDir } from './lib/cleanup.ts'
+import { describeMachine, machineFacts } from './lib/machine.ts'
+import { publishResults, runBench } from './lib/run.ts'
+import { copyHome, ensureSyncHome } from './lib/sync-home.ts'
+import { BenchNode } from './lib/sync-nodes.ts'
+import { formatTable } from './lib/table.ts'
+import { median, msSince, nowMs } from './lib/timing.ts'
+
+const REPO = fileURLToPath(new URL('..', import.meta.url))
+const BENCH_DIR = join(REPO, '.bench')
+const REAL_TRACKS = 10
+const FIRST_ROWS_MARK = 'cloudless:first-rows'
+
+interface Options {
+  catalog: number
+  runs: number
+  json: boolean
+}
+
+interface WebResults {
+  machine: string
+  catalog: number
+  pairAndSyncMs: number
+  firstScreenMs: number[]
+  /** Where the first screen's time goes (medians): catalog out of IndexedDB, tracks listed. */
+  firstScreenParts: { catalogOpenMs: number; tracksListedMs: number; libraryReadyMs: number }
+  jsHeapMB: number | null
+  playFromNodeMs: number[]
+  playPinnedMs: number[]
+  checks: string[]
+}
+
+function parseOptions(): Options {
+  const { values } = parseArgs({
+    options: { catalog: { type: 'string' }, runs: { type: 'string' }, json: { type: 'boolean' } },
+  })
+  return {
+    catalog: Number(values.catalog ?? 100_000),
+    runs: Number(values.runs ?? 5),
+    json: values.json === true,
+  }
+}
+
+function log(line: string): void {
+  process.stderr.write(`${line}\n`)
+}
+
+async function makeRealTracks(dir: string): Promise<void> {
+  for (let i = 1; i <= REAL_TRACKS; i++) {
+    const n = String(i).padStart(2, '0')
+    execFileSync('ffmpeg', [
+      ...['-loglevel', 'error', '-f', 'lavfi', '-i', `sine=frequency=${200 + i * 20}:duration=30`],
+      ...['-ac', '2', '-b:a', '320k', '-metadata', `title=Bench Tone ${n}`, '-metadata', 'artist=Bench'],
+      join(dir, `tone-${n}.mp3`),
+    ])
+  }
+}
+
+const count = (page: Page) => page.getByTestId('track-count').getAttribute('data-count')
+
+/** Time from pressing play (a click on the row) to the element's 'playing' event, in the page. */
+function timePlay(page: Page, trackId: string): Promise<number> {
+  return page.evaluate(async (id) => {
+    const row = document.querySelector<HTMLElement>(`[data-track-id="${id}"]`)
+    const audio = document.querySelector('audio')!
+    if (row === null) throw new Error(`no row for ${id}`)
+    const playing = new Promise<void>((resolve, reject) => {
+      audio.addEventListener('playing', () => resolve(), { once: true })
+      audio.addEventListener('error', () => reject(new Error(audio.error?.message ?? 'media error')), {
+        once: true,
+      })
+    })
+    const start = performance.now()
+    row.click()
+    await playing
+    return performance.now() - start
+  }, trackId)
+}
+
+async function main(): Promise<void> {
+  const options = parseOptions()
+  await mkdir(BENCH_DIR, { recursive: true })
+  if (!existsSync(join(REPO, 'dist/web/index.html')))
+    throw new Error('build the web app first: npm run build:web')
+  const machine = describeMachine(await machineFacts())
+  const home = await ensureSyncHome(BENCH_DIR, options.catalog, log)
+  const homeDir = await copyHome(home.cached, 'web-bench-home')
+  const library = await tempDir('web-bench-lib')
+  await makeRealTracks(library.path)
+  const node = new BenchNode('home', homeDir)
+  const scanned = await node.cliJson<{ tracks: number }>(['scan', library.path])
+  log(
+    `node: ${options.catalog} synthetic tracks and ${REAL_TRACKS} real ones (${scanned.value.tracks} scanned)`,
+  )
+  await node.start()
+  const total = options.catalog + REAL_TRACKS
+  const browser = await launchChromium()
+  const page = await browser.newPage()
+
+  const invite = await node.cliJson<{ webLink: string }>(['invite'])
+  const pairStart = nowMs()
+  await page.goto(invite.value.webLink)
+  await page.waitForFunction(
+    (n) => document.querySelector('[data-testid=track-count]')?.getAttribute('data-count') === String(n),
+    total,
+    { timeout: 600_000, polling: 500 },
+  )
+  const pairAndSyncMs = msSince(pairStart)
+  log(`paired and received the catalog in ${(pairAndSyncMs / 1000).toFixed(1)} s`)
+  // Let y-indexeddb finish writing before reloading.
+  await page.waitForTimeout(3000)
+
+  const firstScreenMs: number[] = []
+  const catalogOpen: number[] = []
+  const tracksListed: number[] = []
+  const libraryReady: number[] = []
+  for (let run = 0; run < options.runs; run++) {
+    await page.reload()
+    const at = await page.waitForFunction(
+      (mark) => performance.getEntriesByName(mark)[0]?.startTime,
+      FIRST_ROWS_MARK,
+      { timeout: 120_000 },
+    )
+    firstScreenMs.push(Number(await at.jsonValue()))
+    if (run === 0) await screenshot(page, 'bench-first-screen')
+    // The live list too, not only the first screen kept from the last visit.
+    await page.waitForFunction(
+      () => performance.getEntriesByName('cloudless:library-ready').length > 0,
+      undefined,
+      {
+        timeout: 120_000,
+      },
+    )
+    const parts = await page.evaluate(() => ({
+      ready: performance.getEntriesByName('cloudless:library-ready')[0]?.startTime ?? Number.NaN,
+      open: performance.getEntriesByName('cloudless:catalog-open')[0]?.startTime ?? Number.NaN,
+      listed: performance.getEntriesByName('cloudless:tracks-listed')[0]?.startTime ?? Number.NaN,
+    }))
+    catalogOpen.push(parts.open)
+    tracksListed.push(parts.listed)
+    libraryReady.push(parts.ready)
+    if ((await count(page)) !== String(total))
+      throw new Error(`the first screen showed ${await count(page)} tracks`)
+  }
+  log(`first screen: ${firstScreenMs.map(Math.round).join(', ')} ms`)
+  const jsHeapMB = await page.evaluate(() => {
+    const memory = (performance as unknown as { memory?: { usedJSHeapSize: number } }).memory
+    return memory === undefined ? null : memory.usedJSHeapSize / 1e6
+  })
+
+  // Wait for the node connection, then play tracks only the node holds.
+  await page.waitForFunction(
+    () => document.querySelector('[data-testid=status]')?.getAttribute('data-connected') === '1',
+    undefined,
+    {
+      timeout: 60_000,
+    },
+  )
+  const tracks = await node.op<Array<{ id: string; title: string }>>('tracks', {})
+  const real = tracks
+    .filter((t) => t.title.startsWith('Bench Tone '))
+    .sort((a, b) => a.title.localeCompare(b.title))
+  await page.getByTestId('search').fill('Bench Tone')
+  const playFromNodeMs: number[] = []
+  for (const track of real.slice(0, REAL_TRACKS / 2)) playFromNodeMs.push(await timePlay(page, track.id))
+  await page.evaluate(() => document.querySelector('audio')!.pause())
+  log(`play from the node: ${playFromNodeMs.map(Math.round).join(', ')} ms`)
+
+  // Keep the other half offline, then play them.
+  const pinned = real.slice(REAL_TRACKS / 2)
+  for (const track of pinned) {
+    await page.locator(`[data-track-id="${track.id}"] [data-testid=track-menu]`).click()
+    await page.getByTestId('menu').getByText('Keep offline', { exact: true }).click()
+  }
+  for (const track of pinned) {
+    await page.waitForFunction(
+      (id) => document.querySelector(`[data-track-id="${id}"]`)?.getAttribute('data-pin') === 'kept',
+      track.id,
+      { timeout: 120_000 },
+    )
+  }
+  const playPinnedMs: number[] = []
+  for (const track of pinned) playPinnedMs.push(await timePlay(page, track.id))
+  log(`play pinned: ${playPinnedMs.map(Math.round).join(', ')} ms`)
+  await browser.close()
+  await node.stop()
+
+  const checks: string[] = []
+  const firstScreen = median(firstScreenMs)
+  const fromNode = median(playFromNodeMs)
+  const fromPin = median(playPinnedMs)
+  if (firstScreen >= 1500) checks.push(`first screen ${Math.round(firstScreen)} ms >= 1500 ms`)
+  if (fromNode >= 300) checks.push(`play from the node ${Math.round(fromNode)} ms >= 300 ms`)
+  if (fromPin >= 100) checks.push(`play pinned ${Math.round(fromPin)} ms >= 100 ms`)
+  const results: WebResults = {
+    machine,
+    catalog: options.catalog,
+    pairAndSyncMs,
+    firstScreenMs,
+    firstScreenParts: {
+      catalogOpenMs: median(catalogOpen),
+      tracksListedMs: median(tracksListed),
+      libraryReadyMs: median(libraryReady),
+    },
+    jsHeapMB,
+    playFromNodeMs,
+    playPinnedMs,
+    checks,
+  }
+  await publishResults(join(BENCH_DIR, 'web-results.json'), results, format, options.json)
+}
+
+function format(r: WebResults, file: string): string {
+  const ms = (values: number[]) => `${Math.round(median(values))} (${values.map(Math.round).join(', ')})`
+  const pass = (ok: boolean) => (ok ? 'pass' : 'MISS')
+  const table = formatTable(
+    [
+      { title: 'what', align: 'left' },
+      { title: 'ms, median (runs)', align: 'right' },
+      { title: 'target', align: 'left' },
+    ],
+    [
+      [
+        `page load to first screen, ${r.catalog} tracks in IndexedDB`,
+        ms(r.firstScreenMs),
+        `< 1500: ${pass(median(r.firstScreenMs) < 1500)}`,
+      ],
+      [
+        'press play to playing, track held by the node',
+        ms(r.playFromNodeMs),
+        `< 300: ${pass(median(r.playFromNodeMs) < 300)}`,
+      ],
+      [
+        'press play to playing, track kept in the browser',
+        ms(r.playPinnedMs),
+        `< 100: ${pass(median(r.playPinnedMs) < 100)}`,
+      ],
+      ['pair and receive the whole catalog (once)', String(Math.round(r.pairAndSyncMs)), ''],
+    ],
+  )
+  const parts = `\nfirst screen, where the time goes (medians, from navigation start): catalog out of IndexedDB at ${Math.round(r.firstScreenParts.catalogOpenMs)} ms, tracks listed at ${Math.round(r.firstScreenParts.tracksListedMs)} ms, live list on screen at ${Math.round(r.firstScreenParts.libraryReadyMs)} ms`
+  const heap = parts + (r.jsHeapMB === null ? '' : `\npage JS heap after load: ${r.jsHeapMB.toFixed(0)} MB`)
+  return `bench:web on ${r.machine}\n${table}${heap}\nresults in ${file}`
+}
+
+await runBench('web', main)

@@ -1,0 +1,163 @@
+import type { Libp2p } from '@libp2p/interface'
+import { peerIdFromPrivateKey } from '@libp2p/peer-id'
+import type { Catalog } from '../../crdt/index.ts'
+import { Membership } from '../../node/access/index.ts'
+import { type BlobExchange, blobExchange } from '../../node/protocols/blob/index.ts'
+import { type CatalogSync, catalogSync } from '../../node/protocols/catalog-sync/index.ts'
+import { InviteBook, type JoinResult, type Pairing, pairing } from '../../node/protocols/pairing/index.ts'
+import { openCatalog } from './catalog-store.ts'
+import { browserDeviceName } from './device-name.ts'
+import { Dialer, type DialTarget } from './dialer.ts'
+import { BrowserGater } from './gater.ts'
+import { loadOrCreateIdentity } from './identity.ts'
+import { type BrowserTransport, createBrowserLibp2p } from './libp2p.ts'
+
+export class NotPairedError extends Error {
+  override name = 'NotPairedError'
+}
+
+type Services = { catalogSync: CatalogSync; pairing: Pairing; blobExchange: BlobExchange }
+
+export interface PeerStatus {
+  deviceId: string
+  deviceName: string
+  paired: boolean
+  /** Devices of the library with an open connection to this page. */
+  connected: string[]
+  /** Devices whose catalog this page has synced with since it connected. */
+  synced: string[]
+  /** The addresses of the open connections to them (which transport is in use). */
+  addresses: string[]
+}
+
+export interface WebPeerOptions {
+  transports?: readonly BrowserTransport[]
+}
+
+/**
+ * This browser as a device of the library: its identity and catalog in IndexedDB, a libp2p node
+ * running the same protocols as the Node devices (pairing, catalog sync, blob exchange), and a
+ * dialer that keeps it connected to the devices. Dispatches 'status' when anything of
+ * PeerStatus changes, and 'catalog' when the catalog changes.
+ */
+export class WebPeer extends EventTarget {
+  readonly catalog: Catalog
+  readonly membership: Membership
+  readonly libp2p: Libp2p<Services>
+  readonly deviceName: string
+  readonly #dialer: Dialer
+
+  private constructor(catalog: Catalog, membership: Membership, libp2p: Libp2p<Services>, name: string) {
+    super()
+    this.catalog = catalog
+    this.membership = membership
+    this.libp2p = libp2p
+    this.deviceName = name
+    this.#dialer = new Dialer(libp2p, () => this.#otherDevices())
+  }
+
+  static async start(options: WebPeerOptions = {}): Promise<WebPeer> {
+    const [privateKey, { catalog }] = await Promise.all([loadOrCreateIdentity(), openCatalog()])
+    const selfId = peerIdFromPrivateKey(privateKey).toString()
+    const membership = new Membership({ catalog, selfId })
+    // A page makes no invites; the book stays empty, so the gater admits members only.
+    const invites = new InviteBook()
+    const gater = new BrowserGater({ membership, invites })
+    const name = browserDeviceName()
+    const libp2p = await createBrowserLibp2p({
+      privateKey,
+      ...(options.transports === undefined ? {} : { transports: options.transports }),
+      connectionGater: gater,
+      services: {
+        catalogSync: catalogSync({
+          doc: catalog.doc,
+          libraryId: () => catalog.libraryId ?? '',
+          isAllowed: (peerId) => membership.isMember(peerId),
+        }),
+        pairing: pairing({
+          catalog,
+          membership,
+          invites,
+          gater,
+          deviceName: name,
+          inviteAddresses: () => [],
+        }),
+        blobExchange: blobExchange({
+          isMember: (peerId) => membership.isMember(peerId),
+          // Serving blocks from this browser's cache comes later; it holds no files of its own.
+          provider: { open: async () => undefined },
+        }),
+      },
+    })
+    const peer = new WebPeer(catalog, membership, libp2p as unknown as Libp2p<Services>, name)
+    peer.#wire()
+    return peer
+  }
+
+  get deviceId(): string {
+    return this.membership.selfId
+  }
+
+  get paired(): boolean {
+    return this.catalog.libraryId !== undefined && this.membership.isMember(this.deviceId)
+  }
+
+  status(): PeerStatus {
+    const members = new Set(this.membership.others().map((m) => m.deviceId))
+    const open = this.libp2p
+      .getConnections()
+      .filter((c) => c.status === 'open' && members.has(c.remotePeer.toString()))
+    const connected = [...new Set(open.map((c) => c.remotePeer.toString()))]
+    const synced = this.libp2p.services.catalogSync.getPeers().filter((id) => members.has(id))
+    return {
+      deviceId: this.deviceId,
+      deviceName: this.deviceName,
+      paired: this.paired,
+      connected,
+      synced,
+      addresses: open.map((c) => c.remoteAddr.toString()),
+    }
+  }
+
+  /** Joins the library of the device that made the invite, then syncs the catalog with it. */
+  async join(invite: string, signal?: AbortSignal): Promise<JoinResult> {
+    const result = await this.libp2p.services.pairing.join(invite, { signal })
+    await this.libp2p.services.catalogSync.syncWith(result.inviterPeerId, {
+      signal: signal ?? AbortSignal.timeout(60_000),
+    })
+    this.#dialer.reset()
+    return result
+  }
+
+  async stop(): Promise<void> {
+    this.#dialer.stop()
+    this.membership.close()
+    await this.libp2p.stop()
+  }
+
+  #wire(): void {
+    const emitStatus = () => this.dispatchEvent(new Event('status'))
+    for (const event of ['connection:open', 'connection:close'] as const) {
+      this.libp2p.addEventListener(event, emitStatus)
+    }
+    this.libp2p.services.catalogSync.addEventListener('peer:synced', emitStatus)
+    this.libp2p.services.catalogSync.addEventListener('peer:sync-lost', emitStatus)
+    this.membership.addEventListener('change', () => {
+      this.#dialer.reset()
+      emitStatus()
+    })
+    this.catalog.doc.on('update', () => this.dispatchEvent(new Event('catalog')))
+    this.#dialer.start()
+  }
+
+  #otherDevices(): DialTarget[] {
+    return this.membership.others().map((m) => ({ peerId: m.deviceId, addresses: m.addresses ?? [] }))
+  }
+
+  /** Library devices other than this one, for the blob fetcher: connected ones first. */
+  devicesHolding(deviceIds: string[]): string[] {
+    const connected = new Set(this.status().connected)
+    const members = deviceIds.filter((id) => id !== this.deviceId && this.membership.isMember(id))
+    return members.sort((a, b) => Number(connected.has(b)) - Number(connected.has(a)))
+  }
+}
