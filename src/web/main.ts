@@ -60,13 +60,16 @@ async function main(): Promise<void> {
     const devices = s.connected.length === 1 ? '1 device' : `${s.connected.length} devices`
     status.textContent = s.paired
       ? `${s.deviceName} · connected to ${devices}`
-      : `${s.deviceName} · not paired`
+      : peer.membership.selfRevoked
+        ? `${s.deviceName} · removed from the library by another device`
+        : `${s.deviceName} · not paired`
     status.dataset.connected = String(s.connected.length)
     status.dataset.synced = String(s.synced.length)
     status.dataset.deviceId = s.deviceId
     status.dataset.addresses = s.addresses.join(' ')
   }
   peer.addEventListener('status', showStatus)
+  peer.membership.addEventListener('self-revoked', showStatus)
   showStatus()
 
   const showLibrary = () => {

@@ -353,6 +353,20 @@ describe('the browser peer', { timeout: 180_000 }, () => {
         expect(problems).toEqual([])
       })
 
+      if (browserNo === 1)
+        it('learns that another device removed it, and is cut off', async () => {
+          const status = page.getByTestId('status')
+          const browserId = (await status.getAttribute('data-device-id'))!
+          const removed = await node.cli(['devices', 'remove', browserId])
+          expect(removed.code, removed.stderr).toBe(0)
+          await expect
+            .poll(() => status.textContent(), { timeout: 30_000 })
+            .toContain('removed from the library by another device')
+          await expect.poll(() => status.getAttribute('data-connected'), { timeout: 30_000 }).toBe('0')
+          const devices = await node.cliJson<DeviceListItem[]>(['devices'])
+          expect(devices.find((d) => d.id === browserId)).toMatchObject({ revoked: true, online: false })
+        })
+
       // Last: it stops the node.
       if (browserNo === 2)
         it('keeps an album offline: it plays after the node stopped and the page reloaded', async () => {

@@ -1,7 +1,7 @@
 import type { Libp2p } from '@libp2p/interface'
 import { peerIdFromPrivateKey } from '@libp2p/peer-id'
 import type { Catalog } from '../../crdt/index.ts'
-import { Membership } from '../../node/access/index.ts'
+import { enforceRevocations, Membership } from '../../node/access/index.ts'
 import { type BlobExchange, blobExchange } from '../../node/protocols/blob/index.ts'
 import { type CatalogSync, catalogSync } from '../../node/protocols/catalog-sync/index.ts'
 import { InviteBook, type JoinResult, type Pairing, pairing } from '../../node/protocols/pairing/index.ts'
@@ -46,6 +46,7 @@ export class WebPeer extends EventTarget {
   readonly libp2p: Libp2p<Services>
   readonly deviceName: string
   readonly #dialer: Dialer
+  #stopEnforcing: (() => void) | undefined
 
   private constructor(catalog: Catalog, membership: Membership, libp2p: Libp2p<Services>, name: string) {
     super()
@@ -130,6 +131,7 @@ export class WebPeer extends EventTarget {
   }
 
   async stop(): Promise<void> {
+    this.#stopEnforcing?.()
     this.#dialer.stop()
     this.membership.close()
     await this.libp2p.stop()
@@ -147,6 +149,8 @@ export class WebPeer extends EventTarget {
       emitStatus()
     })
     this.catalog.doc.on('update', () => this.dispatchEvent(new Event('catalog')))
+    // A device revoked anywhere is hung up on here too (the gater refuses new connections).
+    this.#stopEnforcing = enforceRevocations(this.libp2p, this.membership)
     this.#dialer.start()
   }
 
