@@ -6,6 +6,7 @@ import { findRunningNode } from '../../control/client.ts'
 import { CloudlessNode } from '../../daemon/node.ts'
 import { Device } from '../../device/device.ts'
 import { createLogger } from '../../log.ts'
+import { inviteOp } from '../../ops/network-ops.ts'
 import type { Command } from '../command.ts'
 import { EXIT_OK } from '../errors.ts'
 import { println } from '../output.ts'
@@ -50,6 +51,14 @@ Ctrl+C; --no-node stops after the scan.`,
     if (ctx.values['no-node']) return EXIT_OK
     const node = await CloudlessNode.start({ home: ctx.home, log: createLogger('warn', ctx.stderr) })
     if (!ctx.json) {
+      // A browser is a device of its own: the first visit pairs it through an invite in the link's
+      // fragment (it never reaches a server); later visits need only the address.
+      const invite = await inviteOp.run({ device: node.device, node, signal: ctx.signal }, { ttlMinutes: 60 })
+      println(ctx)
+      println(ctx, `Web player: ${node.http.url}/`)
+      println(ctx, '  first time in a browser on this machine, open this link instead (it pairs the browser;')
+      println(ctx, '  it works once, for an hour; `npm start -- invite` makes another):')
+      println(ctx, `  ${invite.webLink}`)
       println(ctx)
       println(
         ctx,
