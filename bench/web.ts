@@ -56,8 +56,22 @@ interface WebResults {
 
 function parseOptions(): Options {
   const { values } = parseArgs({
-    options: { catalog: { type: 'string' }, runs: { type: 'string' }, json: { type: 'boolean' } },
+    options: {
+      catalog: { type: 'string' },
+      runs: { type: 'string' },
+      json: { type: 'boolean' },
+      help: { type: 'boolean', short: 'h' },
+    },
   })
+  if (values.help === true) {
+    process.stdout.write(`Usage: npm run bench:web -- [--catalog N] [--runs N] [--json]
+
+Debian's Chromium against a cloudless node whose catalog holds N synthetic tracks (default 100000):
+page load to first screen, press play to playing (from the node, and pinned). Prints a table and
+writes .bench/web-results.json.
+`)
+    process.exit(0)
+  }
   return {
     catalog: Number(values.catalog ?? 100_000),
     runs: Number(values.runs ?? 5),
