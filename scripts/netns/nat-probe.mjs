@@ -51,7 +51,12 @@ if (mode === 'serve') {
     await new Promise((r) => setTimeout(r, 200))
   }
   const kind = (seen) => (new Set(seen.map((s) => s.split(':')[1])).size === 1 ? 'cone' : 'symmetric')
-  console.log(JSON.stringify({ udp: { seen: udpSeen, mapping: kind(udpSeen) }, tcp: { seen: tcpSeen, mapping: kind(tcpSeen) } }))
+  console.log(
+    JSON.stringify({
+      udp: { seen: udpSeen, mapping: kind(udpSeen) },
+      tcp: { seen: tcpSeen, mapping: kind(tcpSeen) },
+    }),
+  )
 } else {
   console.error('usage: nat-probe.mjs serve <ip> <port> | ask <local port> <ip:port>...')
   process.exit(2)
