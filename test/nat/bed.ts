@@ -17,16 +17,21 @@ const NETNS = path.join(ROOT, 'scripts/netns')
 const CLI = path.join(ROOT, 'bin/cloudless.js')
 const HTTP_GET = fileURLToPath(new URL('./http-get.mjs', import.meta.url))
 
-export const PREFIX = process.env.CLOUDLESS_NETNS_PREFIX ?? 'clnat'
+let prefix = process.env.CLOUDLESS_NETNS_PREFIX ?? 'clnat'
+/** Namespaces are named <prefix>-home etc.: the benchmark uses its own, so it can run beside the tests. */
+export function setBedPrefix(value: string): void {
+  prefix = value
+}
 export const RELAY_IP = '203.0.114.10'
 export const STUN_URL = 'stun:203.0.114.20:3478'
 export type Place = 'home' | 'hotel' | 'relay' | 'stun'
-export const nsOf = (place: Place) => `${PREFIX}-${place}`
+export const nsOf = (place: Place) => `${prefix}-${place}`
+const scriptEnv = () => ({ env: { ...process.env, CLOUDLESS_NETNS_PREFIX: prefix } })
 
 /** Whether this machine can run the test bed; `reason` says why not. */
 export async function bedAvailability(): Promise<{ ok: boolean; reason: string }> {
   try {
-    await run('bash', [path.join(NETNS, 'check.sh')])
+    await run('bash', [path.join(NETNS, 'check.sh')], scriptEnv())
     return { ok: true, reason: '' }
   } catch (error) {
     const e = error as { stdout?: string; message: string }
@@ -37,18 +42,37 @@ export async function bedAvailability(): Promise<{ ok: boolean; reason: string }
 export type NatMode = 'cone' | 'symmetric'
 
 export async function bedUp(nat: { home: NatMode; hotel: NatMode }): Promise<void> {
-  await run('bash', [path.join(NETNS, 'up.sh'), '--home', nat.home, '--hotel', nat.hotel])
+  await run('bash', [path.join(NETNS, 'up.sh'), '--home', nat.home, '--hotel', nat.hotel], scriptEnv())
 }
 
 export async function bedDown(): Promise<void> {
-  await run('bash', [path.join(NETNS, 'down.sh')])
+  await run('bash', [path.join(NETNS, 'down.sh')], scriptEnv())
+}
+
+/** Changes one router's NAT (new flows only; restart the device for a clean start). */
+export async function setNat(router: 'home' | 'hotel', mode: NatMode): Promise<void> {
+  await run('bash', [path.join(NETNS, 'nat.sh'), router, mode], scriptEnv())
 }
 
 /** Bytes through the relay's internet link so far (in + out). */
 export async function relayBytes(): Promise<number> {
-  const { stdout } = await run('bash', [path.join(NETNS, 'counters.sh')])
+  const { stdout } = await run('bash', [path.join(NETNS, 'counters.sh')], scriptEnv())
   const { in: inBytes, out } = JSON.parse(stdout) as { in: number; out: number }
   return inBytes + out
+}
+
+/** Runs a script (plain .mjs or .ts) with this Node inside a namespace; returns its stdout. */
+export async function runIn(
+  place: Place,
+  script: string,
+  args: string[],
+  timeoutMs = 120_000,
+): Promise<string> {
+  const { stdout } = await run('ip', ['netns', 'exec', nsOf(place), process.execPath, script, ...args], {
+    timeout: timeoutMs,
+    cwd: ROOT,
+  })
+  return stdout
 }
 
 /** A `cloudless` process (start or relay) running inside a namespace until stopped. */
@@ -59,6 +83,7 @@ export class BedProcess {
   child: ChildProcess | undefined
   log = ''
   described: Record<string, unknown> | undefined
+  #args: string[] = []
 
   constructor(place: Place, home: string, name: string) {
     this.place = place
@@ -77,6 +102,7 @@ export class BedProcess {
 
   /** Starts `cloudless <args...> --json --home <home>` and waits for its first JSON line. */
   async start(args: string[], options: { timeoutMs?: number } = {}): Promise<Record<string, unknown>> {
+    this.#args = args
     const child = spawn(
       'ip',
       ['netns', 'exec', nsOf(this.place), process.execPath, CLI, ...args, '--json', '--home', this.home],
@@ -150,6 +176,11 @@ export class BedProcess {
       },
     )
     return JSON.parse(stdout) as HttpGetResult
+  }
+
+  /** Starts it again as it was started last (same home: same identity and state). */
+  restart(): Promise<Record<string, unknown>> {
+    return this.start(this.#args)
   }
 
   async stop(): Promise<void> {

@@ -27,7 +27,12 @@ export interface Away {
   trackId: string
   trackSha256: string
   trackBytes: number
+  /** Every track made (the first is trackId), for the benchmark: a track streams once uncached. */
+  tracks: Array<{ id: string; sha256: string; bytes: number }>
+  /** Stops every process (also those added later with `adopt`) and tears the bed down. */
   stop(): Promise<void>
+  /** Registers another process (a device moved elsewhere) for `stop`. */
+  adopt(process: BedProcess): void
 }
 
 const LAPTOP_PORTS = [
@@ -46,7 +51,12 @@ const LAPTOP_PORTS = [
  * track (noise, so it does not compress) and uses a relay; the laptop is paired at home, then
  * started in the hotel, where it reaches home through the relay.
  */
-export async function setUpAway(nat: { home: NatMode; hotel: NatMode }, trackSeconds = 30): Promise<Away> {
+export async function setUpAway(
+  nat: { home: NatMode; hotel: NatMode },
+  options: { trackSeconds?: number; trackCount?: number } = {},
+): Promise<Away> {
+  const trackSeconds = options.trackSeconds ?? 30
+  const trackCount = options.trackCount ?? 1
   await bedUp(nat)
   const processes: BedProcess[] = []
   const stop = async () => {
@@ -58,11 +68,15 @@ export async function setUpAway(nat: { home: NatMode; hotel: NatMode }, trackSec
     const home = await BedProcess.create('home', 'home')
     processes.push(home)
     const music = path.join(home.home, 'music')
-    const track = path.join(music, 'Noise', 'Away', '01 Hotel Noise.wav')
-    await writeNoiseWav(track, trackSeconds)
-    const bytes = await fs.readFile(track)
     const { createHash } = await import('node:crypto')
-    const trackSha256 = createHash('sha256').update(bytes).digest('hex')
+    const made: Array<{ title: string; sha256: string; bytes: number }> = []
+    for (let i = 1; i <= trackCount; i++) {
+      const title = i === 1 ? 'Hotel Noise' : `Hotel Noise ${i}`
+      const file = path.join(music, 'Noise', 'Away', `${String(i).padStart(2, '0')} ${title}.wav`)
+      await writeNoiseWav(file, trackSeconds)
+      const bytes = await fs.readFile(file)
+      made.push({ title, sha256: createHash('sha256').update(bytes).digest('hex'), bytes: bytes.length })
+    }
     const scanned = await home.cli(['scan', music])
     if (scanned.code !== 0) throw new Error(`scan failed: ${scanned.stderr}`)
     const status = await home.cliJson<{ device: { id: string } }>(['status'])
@@ -75,9 +89,10 @@ export async function setUpAway(nat: { home: NatMode; hotel: NatMode }, trackSec
     const stun = ['--stun', STUN_URL]
     await home.start(['start', '--name', 'home', '--no-mdns', '--relay', relayAddress, ...stun])
     const tracks = await home.cliJson<Array<{ id: string; title: string }>>(['tracks'])
-    const trackId = tracks.find((t) => t.title === 'Hotel Noise')?.id
-    if (trackId === undefined)
-      throw new Error(`the home device did not index the track: ${JSON.stringify(tracks)}`)
+    const ids = made.map((m) => tracks.find((t) => t.title === m.title)?.id)
+    if (ids.some((id) => id === undefined))
+      throw new Error(`the home device did not index the tracks: ${JSON.stringify(tracks)}`)
+    const madeTracks = made.map((m, i) => ({ id: ids[i]!, sha256: m.sha256, bytes: m.bytes }))
 
     // Paired at home, on the LAN, like a laptop before the trip.
     const atHome = await BedProcess.create('home', 'laptop')
@@ -91,7 +106,19 @@ export async function setUpAway(nat: { home: NatMode; hotel: NatMode }, trackSec
     const laptop = atHome.moveTo('hotel')
     processes.push(laptop)
     await laptop.start(['start', '--no-mdns'])
-    return { relay, home, laptop, relayAddress, trackId, trackSha256, trackBytes: bytes.length, stop }
+    const first = madeTracks[0]!
+    return {
+      relay,
+      home,
+      laptop,
+      relayAddress,
+      trackId: first.id,
+      trackSha256: first.sha256,
+      trackBytes: first.bytes,
+      tracks: madeTracks,
+      stop,
+      adopt: (p) => processes.push(p),
+    }
   } catch (error) {
     const logs = processes.map((p) => `--- ${p.name} (${p.place})\n${p.logTail(30)}`).join('\n')
     await stop()
@@ -116,4 +143,17 @@ export function homeAsSeenFrom(
     deadlineMs,
     2000,
   )
+}
+
+/** Runs `check`; when it fails, the error carries the end of every process's log. */
+export async function withLogs<T>(away: Away, check: () => Promise<T>): Promise<T> {
+  try {
+    return await check()
+  } catch (error) {
+    const logs = [away.home, away.laptop, away.relay].map(
+      (p) => `--- ${p.name} (${p.place})\n${p.logTail(60)}`,
+    )
+    ;(error as Error).message += `\n${logs.join('\n')}`
+    throw error
+  }
 }

@@ -9,7 +9,7 @@ import { webSockets } from '@libp2p/websockets'
 import { yamux } from '@libp2p/yamux'
 import { createLibp2p, type Libp2p, type ServiceFactoryMap } from 'libp2p'
 import type { NetworkConfig } from '../device/config.ts'
-import { AWAY_LISTEN, awayServices, awayTransports } from '../relay/index.ts'
+import { AWAY_CONNECTION_MANAGER, AWAY_LISTEN, awayServices, awayTransports } from '../relay/index.ts'
 
 export class ListenError extends Error {
   override name = 'ListenError'
@@ -44,6 +44,7 @@ export async function createLibp2pNode<S extends Record<string, unknown>>(option
       connectionEncrypters: [noise()],
       streamMuxers: [yamux()],
       connectionGater: options.connectionGater,
+      connectionManager: AWAY_CONNECTION_MANAGER,
       peerDiscovery: network.mdns ? [mdns()] : [],
       services: {
         identify: identify(),

@@ -322,7 +322,10 @@ export class CloudlessNode {
     const out: Array<{ peerId: string; addresses: string[] }> = []
     for (const [peerId, record] of this.device.catalog.devices) {
       if (peerId === this.device.deviceId || record.revoked) continue
-      out.push({ peerId, addresses: record.addresses ?? [] })
+      // WebRTC through a relay is the DirectUpgrader's job: a redial that times out in the middle
+      // of its ICE exchange would leave the other side with a connection that dies soon after.
+      const addresses = (record.addresses ?? []).filter((a) => !a.includes('/p2p-circuit/webrtc'))
+      out.push({ peerId, addresses })
     }
     return out
   }

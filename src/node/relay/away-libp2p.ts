@@ -19,17 +19,34 @@ export function awayTransports(settings: AwaySettings) {
     settings.stunServers.length === 0 ? undefined : settings.stunServers.map((urls) => iceServer(urls))
   return [
     circuitRelayTransport({ reservationCompletionTimeout: 20_000 }),
-    webRTC(iceServers === undefined ? {} : { rtcConfiguration: { iceServers } }),
+    webRTC({
+      ...(iceServers === undefined ? {} : { rtcConfiguration: { iceServers } }),
+      // The default 5 s for a data channel to open is too short for a busy 2-core machine (seen on
+      // the test bed under load: a connected WebRTC connection whose channels never open).
+      dataChannel: { openTimeout: 30_000 },
+    }),
   ]
 }
+
+/**
+ * Connection manager settings for WebRTC through a relay: the responder's ICE exchange runs
+ * within the inbound upgrade timeout (10 s by default), too short under load.
+ */
+export const AWAY_CONNECTION_MANAGER = { inboundUpgradeTimeout: 60_000 }
 
 /** `/webrtc`: accept WebRTC connections set up through our relays. */
 export const AWAY_LISTEN = ['/webrtc']
 
-/** Services a device adds: DCUtR, AutoNAT v2 and, when asked for, UPnP / NAT-PMP. */
+/** Services a device adds: AutoNAT v2 and, when asked for, UPnP / NAT-PMP with DCUtR. */
 export function awayServices(settings: AwaySettings) {
   return {
-    dcutr: dcutr(),
+    // DCUtR only with a port mapping. js-libp2p's DCUtR dials TCP only, and Node cannot punch TCP
+    // through a NAT (no SO_REUSEPORT: the mapped port is not the listening one); what it can do is
+    // the unilateral upgrade to a device whose mapped port is public. Without that it only hurts:
+    // it takes `<relay>/p2p-circuit/webrtc` for a public address and both sides dial it at once,
+    // and two WebRTC negotiations between the same peers break each other (measured on the test
+    // bed: channels stuck in "connecting"). Hole punching is DirectUpgrader's WebRTC dial.
+    ...(settings.upnp ? { dcutr: dcutr({ timeout: 30_000 }) } : {}),
     autoNAT: autoNATv2(),
     ...(settings.upnp ? { upnp: uPnPNAT() } : {}),
   }

@@ -10,14 +10,18 @@ export interface DirectUpgradeOptions {
   log: Logger
   /** First retry after a failed attempt (ms, default 30 s); doubles up to 10 min. */
   retryMs?: number
+  /** First attempt after a relayed connection opened (default 2 s). */
+  firstTryMs?: number
 }
 
 /**
  * Turns relayed connections to the library's devices into direct ones when the networks allow:
  * a WebRTC connection set up through the relay (ICE with STUN punches through cone NATs), then the
- * relayed connection is closed so the relay carries nothing more. DCUtR runs as well (it upgrades
- * over TCP when one side is reachable, e.g. with UPnP). When the direct connection breaks, the
- * redialer reconnects through whatever works, the relay included, and this tries again later.
+ * relayed connection is closed so the relay carries nothing more. While the devices stay relayed
+ * (a symmetric NAT) it tries again with backoff: the network may change (the hotel's Wi-Fi for a
+ * phone's hotspot). It also closes a relayed connection left next to a direct one (DCUtR with
+ * UPnP, or the other side dialled). When the direct connection breaks, the redialer reconnects
+ * through whatever works, the relay included, and this tries again.
  *
  * Of two devices, only the one whose id sorts first starts the upgrade, so both do not race.
  */
@@ -50,7 +54,7 @@ export class DirectUpgrader {
     if (reachOf(connection) !== 'relayed' || !this.#options.isMember(peer)) return
     if (this.#libp2p.peerId.toString() > peer) return
     // Let identify finish first (the other side learns our addresses and protocols).
-    this.#schedule(peer, 1500)
+    this.#schedule(peer, this.#options.firstTryMs ?? 2000)
   }
 
   #schedule(peer: string, delayMs: number): void {
@@ -76,7 +80,7 @@ export class DirectUpgrader {
     const circuit = via.remoteAddr.toString().split('/p2p-circuit')[0]
     const target = multiaddr(`${circuit}/p2p-circuit/webrtc/p2p/${peer}`)
     try {
-      const signal = AbortSignal.any([this.#controller.signal, AbortSignal.timeout(30_000)])
+      const signal = AbortSignal.any([this.#controller.signal, AbortSignal.timeout(60_000)])
       const direct = await this.#options.dialExact(target, { signal })
       this.#options.log.info(
         `direct connection to ${peer} (hole punched, ${direct.remoteAddr}); leaving the relay`,

@@ -4,7 +4,14 @@
  * the relay the device list; direct-upgrade moves relayed connections to hole-punched WebRTC;
  * away-libp2p adds the transports and services; reach classifies connections for the status).
  */
-export { AWAY_LISTEN, type AwaySettings, awayServices, awayTransports, withRelays } from './away-libp2p.ts'
+export {
+  AWAY_CONNECTION_MANAGER,
+  AWAY_LISTEN,
+  type AwaySettings,
+  awayServices,
+  awayTransports,
+  withRelays,
+} from './away-libp2p.ts'
 export { DirectUpgrader } from './direct-upgrade.ts'
 export { BadRelayAddressError, RelayRefusedError, RelayStateFileError } from './errors.ts'
 export type { MembersMessage } from './member-book.ts'
