@@ -96,6 +96,7 @@ export class CloudlessNode {
     this.#upgrader = new DirectUpgrader(this.libp2p, {
       isMember: (peerId) => this.membership.isMember(peerId),
       dialExact: (address, options) => this.libp2p.services.relayLink.dialExact(address, options),
+      addressesOf: (peerId) => this.#otherDevices().find((d) => d.peerId === peerId)?.addresses ?? [],
       log: this.log,
     })
   }

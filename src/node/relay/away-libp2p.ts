@@ -17,14 +17,16 @@ export interface AwaySettings {
 export function awayTransports(settings: AwaySettings) {
   const iceServers =
     settings.stunServers.length === 0 ? undefined : settings.stunServers.map((urls) => iceServer(urls))
+  // WebRTC before the relay transport: libp2p dials an address with the first transport whose
+  // filter takes it, and the relay transport takes `/p2p-circuit/webrtc` addresses too.
   return [
-    circuitRelayTransport({ reservationCompletionTimeout: 20_000 }),
     webRTC({
       ...(iceServers === undefined ? {} : { rtcConfiguration: { iceServers } }),
       // The default 5 s for a data channel to open is too short for a busy 2-core machine (seen on
       // the test bed under load: a connected WebRTC connection whose channels never open).
       dataChannel: { openTimeout: 30_000 },
     }),
+    circuitRelayTransport({ reservationCompletionTimeout: 20_000 }),
   ]
 }
 

@@ -5,6 +5,8 @@ import { reachOf } from './reach.ts'
 
 export interface DirectUpgradeOptions {
   isMember(peerId: string): boolean
+  /** The addresses a device published (catalog), to try its LAN and public ones first. */
+  addressesOf(peerId: string): string[]
   /** Dials this one address (RelayLink.dialExact). */
   dialExact(address: Multiaddr, options: { signal: AbortSignal }): Promise<Connection>
   log: Logger
@@ -81,10 +83,25 @@ export class DirectUpgrader {
     const target = multiaddr(`${circuit}/p2p-circuit/webrtc/p2p/${peer}`)
     try {
       const signal = AbortSignal.any([this.#controller.signal, AbortSignal.timeout(60_000)])
-      const direct = await this.#options.dialExact(target, { signal })
-      this.#options.log.info(
-        `direct connection to ${peer} (hole punched, ${direct.remoteAddr}); leaving the relay`,
-      )
+      // Its own addresses first: back on the same LAN (mDNS may be off), or a public address.
+      const own = this.#options
+        .addressesOf(peer)
+        .filter((a) => !a.includes('/p2p-circuit'))
+        .flatMap((a) => {
+          try {
+            return [multiaddr(a)]
+          } catch {
+            return []
+          }
+        })
+      let direct: Connection | undefined
+      if (own.length > 0) {
+        const quick = AbortSignal.any([signal, AbortSignal.timeout(10_000)])
+        direct = await this.#libp2p.dial(own, { signal: quick, force: true }).catch(() => undefined)
+        if (direct !== undefined && reachOf(direct) === 'relayed') direct = undefined
+      }
+      direct ??= await this.#options.dialExact(target, { signal })
+      this.#options.log.info(`direct connection to ${peer} (${direct.remoteAddr}); leaving the relay`)
       this.#retries.delete(peer)
       await this.#closeRelayed(relayed)
     } catch (error) {
