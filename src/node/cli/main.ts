@@ -21,6 +21,7 @@ const COMMANDS: Record<string, () => Promise<Command>> = {
   unpin: async () => (await import('./commands/pin.ts')).unpinCommand,
   cache: async () => (await import('./commands/pin.ts')).cacheCommand,
   mirror: async () => (await import('./commands/pin.ts')).mirrorCommand,
+  relay: async () => (await import('./commands/relay.ts')).relayCommand,
   'start-default': async () => (await import('./commands/start-default.ts')).startDefaultCommand,
 }
 

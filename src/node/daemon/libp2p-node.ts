@@ -9,6 +9,7 @@ import { webSockets } from '@libp2p/websockets'
 import { yamux } from '@libp2p/yamux'
 import { createLibp2p, type Libp2p, type ServiceFactoryMap } from 'libp2p'
 import type { NetworkConfig } from '../device/config.ts'
+import { AWAY_CONNECTION_MANAGER, AWAY_LISTEN, awayServices, awayTransports } from '../relay/index.ts'
 import { loadOrCreateWebRTCCertificate } from './webrtc-certificate.ts'
 
 export class ListenError extends Error {
@@ -36,6 +37,7 @@ export async function createLibp2pNode<S extends Record<string, unknown>>(option
     `/${ip}/${host}/tcp/${network.tcpPort}`,
     `/${ip}/${host}/tcp/${network.wsPort}/ws`,
     `/${ip}/${host}/udp/${network.webrtcPort}/webrtc-direct`,
+    ...AWAY_LISTEN,
   ]
   const certificate =
     options.webrtcCertificateFile === undefined
@@ -45,14 +47,23 @@ export async function createLibp2pNode<S extends Record<string, unknown>>(option
     return await createLibp2p({
       privateKey: options.privateKey,
       addresses: { listen },
-      transports: [tcp(), webSockets(), webRTCDirect(certificate === undefined ? {} : { certificate })],
+      transports: [
+        tcp(),
+        webSockets(),
+        webRTCDirect(certificate === undefined ? {} : { certificate }),
+        ...awayTransports(network),
+      ],
       connectionEncrypters: [noise()],
       streamMuxers: [yamux()],
       connectionGater: options.connectionGater,
+      connectionManager: AWAY_CONNECTION_MANAGER,
       peerDiscovery: network.mdns ? [mdns()] : [],
-      services: { identify: identify(), ping: ping(), ...options.services } as ServiceFactoryMap<
-        S & { identify: unknown; ping: unknown }
-      >,
+      services: {
+        identify: identify(),
+        ping: ping(),
+        ...awayServices(network),
+        ...options.services,
+      } as ServiceFactoryMap<S & { identify: unknown; ping: unknown }>,
     })
   } catch (error) {
     const e = error as NodeJS.ErrnoException

@@ -19,6 +19,19 @@ import { createMedia, type Media } from '../media/media.ts'
 import { type BlobExchange, blobExchange } from '../protocols/blob/index.ts'
 import { type CatalogSync, catalogSync } from '../protocols/catalog-sync/index.ts'
 import { InviteBook, type Pairing, pairing } from '../protocols/pairing/index.ts'
+import {
+  bestConnection,
+  DirectUpgrader,
+  isLibraryRelay,
+  libraryRelays,
+  onRelaysChange,
+  type Reach,
+  type RelayLink,
+  reachOf,
+  relayLink,
+  setLibraryRelays,
+  withRelays,
+} from '../relay/index.ts'
 import { scan } from '../scanner/scanner.ts'
 import { watchLibrary } from '../scanner/watch.ts'
 import { createLibp2pNode } from './libp2p-node.ts'
@@ -34,9 +47,16 @@ export interface NodeStartOptions {
   /** Scan and watch the library folders (default true). */
   watch?: boolean
   rescanEveryMs?: number
+  /** Set the library's relays (a catalog setting every device follows); [] removes them. */
+  relays?: string[]
 }
 
-type NodeServices = { catalogSync: CatalogSync; pairing: Pairing; blobExchange: BlobExchange }
+type NodeServices = {
+  catalogSync: CatalogSync
+  pairing: Pairing
+  blobExchange: BlobExchange
+  relayLink: RelayLink
+}
 
 /**
  * A running Cloudless node: the device's data, its libp2p node with the library's protocols, the
@@ -51,10 +71,12 @@ export class CloudlessNode {
   readonly log: Logger
   readonly #stopping = new AbortController()
   readonly #redialer: Redialer
+  readonly #upgrader: DirectUpgrader
   #watching: Promise<void> | undefined
   #stopped: Promise<void> | undefined
 
   #stopEnforcing: (() => void) | undefined
+  #stopRelays: (() => void) | undefined
   /** When each device was last connected to this one (ms); in memory, for `cloudless devices`. */
   readonly #lastSeen = new Map<string, number>()
 
@@ -73,6 +95,12 @@ export class CloudlessNode {
     this.http = init.http
     this.log = init.log
     this.#redialer = new Redialer(this.libp2p, () => this.#otherDevices(), this.log)
+    this.#upgrader = new DirectUpgrader(this.libp2p, {
+      isMember: (peerId) => this.membership.isMember(peerId),
+      dialExact: (address, options) => this.libp2p.services.relayLink.dialExact(address, options),
+      addressesOf: (peerId) => this.#otherDevices().find((d) => d.peerId === peerId)?.addresses ?? [],
+      log: this.log,
+    })
   }
 
   static async start(options: NodeStartOptions): Promise<CloudlessNode> {
@@ -85,6 +113,7 @@ export class CloudlessNode {
       }
       if (options.name !== undefined) await device.rename(options.name)
       const { catalog } = device
+      if (options.relays !== undefined) setLibraryRelays(catalog.doc, options.relays)
       const membership = new Membership({ catalog, selfId: device.deviceId })
       const invites = new InviteBook()
       const gater = new AccessGater({ membership, invites, dialWebRtcDirect: false })
@@ -93,9 +122,28 @@ export class CloudlessNode {
       const libp2p = await createLibp2pNode({
         privateKey: device.privateKey,
         network: device.config.network,
-        connectionGater: gater,
+        connectionGater: withRelays(gater, { isRelay: (peerId) => isLibraryRelay(catalog.doc, peerId) }),
         webrtcCertificateFile: path.join(device.layout.home, 'webrtc-direct.json'),
         services: {
+          relayLink: relayLink({
+            relays: () => libraryRelays(catalog.doc),
+            members: () =>
+              catalog.libraryId === undefined
+                ? undefined
+                : {
+                    libraryId: catalog.libraryId,
+                    members: membership.members().map((m) => m.deviceId),
+                    revoked: membership
+                      .devices()
+                      .filter((m) => m.revoked === true)
+                      .map((m) => m.deviceId),
+                  },
+            onState: (relay) => {
+              const line = `relay ${relay.address}: ${relay.state}${relay.error === null ? '' : ` (${relay.error})`}`
+              if (relay.state === 'reserved' || relay.state === 'connecting') log.info(line)
+              else log.warn(line)
+            },
+          }),
           catalogSync: catalogSync({
             doc: catalog.doc,
             // Read per stream: joining another library changes it.
@@ -204,6 +252,12 @@ export class CloudlessNode {
     libp2p.addEventListener('connection:open', (event) => this.#onConnection(event.detail, 'open'))
     libp2p.addEventListener('connection:close', (event) => this.#onConnection(event.detail, 'close'))
     this.#redialer.start()
+    this.#upgrader.start()
+    // Our addresses change when a relay reservation comes or goes: publish them for the others.
+    libp2p.addEventListener('self:peer:update', () => this.#publishAddresses())
+    const checkRelays = () => libp2p.services.relayLink.check()
+    this.#stopRelays = onRelaysChange(device.catalog.doc, checkRelays)
+    this.membership.addEventListener('change', checkRelays)
     await writeNodeInfo(device.layout.nodeInfo, {
       pid: process.pid,
       httpUrl: this.http.url,
@@ -273,7 +327,10 @@ export class CloudlessNode {
     const out: Array<{ peerId: string; addresses: string[] }> = []
     for (const [peerId, record] of this.device.catalog.devices) {
       if (peerId === this.device.deviceId || record.revoked) continue
-      out.push({ peerId, addresses: record.addresses ?? [] })
+      // WebRTC through a relay is the DirectUpgrader's job: a redial that times out in the middle
+      // of its ICE exchange would leave the other side with a connection that dies soon after.
+      const addresses = (record.addresses ?? []).filter((a) => !a.includes('/p2p-circuit/webrtc'))
+      out.push({ peerId, addresses })
     }
     return out
   }
@@ -288,13 +345,22 @@ export class CloudlessNode {
     catalog.putDevice(deviceId, { ...record, addresses })
   }
 
-  /** The open connection to a device, if any: its address and who dialled. */
-  connectionTo(deviceId: string): { address: string; direction: string } | undefined {
-    const connection = this.libp2p
-      .getConnections()
-      .find((c) => c.remotePeer.toString() === deviceId && c.status === 'open')
+  /** The open connection to a device, if any (the best one): its address, who dialled, how it goes. */
+  connectionTo(deviceId: string): { address: string; direction: string; reach: Reach } | undefined {
+    const connection = bestConnection(
+      this.libp2p.getConnections().filter((c) => c.remotePeer.toString() === deviceId),
+    )
     if (connection === undefined) return undefined
-    return { address: connection.remoteAddr.toString(), direction: connection.direction }
+    return {
+      address: connection.remoteAddr.toString(),
+      direction: connection.direction,
+      reach: reachOf(connection),
+    }
+  }
+
+  /** The library's relays and how each is doing. */
+  relays() {
+    return this.libp2p.services.relayLink.status()
   }
 
   lastSeen(deviceId: string): number | undefined {
@@ -331,6 +397,8 @@ export class CloudlessNode {
     this.log.info('stopping')
     this.#stopping.abort()
     this.#redialer.stop()
+    this.#upgrader.stop()
+    this.#stopRelays?.()
     this.#stopEnforcing?.()
     this.media.pins.stop()
     await this.#watching

@@ -27,6 +27,10 @@ export interface NetworkConfig {
   httpHost: string
   httpPort: number
   mdns: boolean
+  /** Ask the router for a port mapping (UPnP / NAT-PMP); off unless asked for. */
+  upnp: boolean
+  /** STUN/TURN servers for WebRTC hole punching; empty: libp2p's public defaults. */
+  stunServers: string[]
 }
 
 export const DEFAULT_NETWORK: NetworkConfig = {
@@ -37,6 +41,8 @@ export const DEFAULT_NETWORK: NetworkConfig = {
   httpHost: '127.0.0.1',
   httpPort: 7742,
   mdns: true,
+  upnp: false,
+  stunServers: [],
 }
 
 export class ConfigFileError extends Error {

@@ -1,6 +1,8 @@
 import path from 'node:path'
 import { findTrack, librarySummary, listTracks, type MediaType, type TrackView } from '../../crdt/index.ts'
+import type { CloudlessNode } from '../daemon/node.ts'
 import { type ScanReport, scan } from '../scanner/scanner.ts'
+import { type NetworkStatus, networkStatus } from './network-ops.ts'
 import { defineOp } from './op.ts'
 
 export const scanOp = defineOp<{ roots: string[] }, ScanReport>({
@@ -33,11 +35,13 @@ export interface StatusResult {
   artists: number
   covers: number
   onThisDevice: { tracks: number; bytes: number }
+  /** Relays and how each other device is reached; null when the node does not run. */
+  network: NetworkStatus | null
 }
 
 export const statusOp = defineOp<Record<string, never>, StatusResult>({
   name: 'status',
-  async run({ device }) {
+  async run({ device, node, signal }) {
     const summary = librarySummary(device.catalog)
     const here = device.catalog.holdingsOf(device.deviceId)
     return {
@@ -52,6 +56,7 @@ export const statusOp = defineOp<Record<string, never>, StatusResult>({
       artists: summary.artists,
       covers: device.catalog.covers.size,
       onThisDevice: { tracks: here.tracks, bytes: here.bytes },
+      network: node === undefined ? null : await networkStatus(node as CloudlessNode, signal),
     }
   },
 })

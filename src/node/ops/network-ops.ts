@@ -1,5 +1,6 @@
 import type { CloudlessNode } from '../daemon/node.ts'
 import { LINK_PREFIX } from '../protocols/pairing/index.ts'
+import { type Reach, type RelayState, roundTripMs } from '../relay/index.ts'
 import { defineOp, type OpContext, OpError, requireNode as requireNodeOf } from './op.ts'
 
 /** Ops that need the network run only inside a running node. */
@@ -83,8 +84,11 @@ export interface DeviceListItem {
   lastSeen: number | null
   addedAt: number
   addresses: string[]
-  /** How this device reaches it now, when connected. */
-  connection: { address: string; direction: string } | null
+  /**
+   * How this device reaches it now, when connected: `reach` is lan, direct (over the internet,
+   * hole-punched included) or relayed; `rttMs` the libp2p ping round trip (null: no answer).
+   */
+  connection: { address: string; direction: string; reach: Reach; rttMs: number | null } | null
   holds: { files: number; tracks: number; bytes: number }
 }
 
@@ -95,9 +99,11 @@ export const devicesOp = defineOp<Record<string, never>, DeviceListItem[]>({
     const { catalog, deviceId } = ctx.device
     const holds = catalog.holdings()
     const out: DeviceListItem[] = []
+    const rtts = await roundTrips(node, ctx.signal)
     for (const [id, record] of catalog.devices) {
       const self = id === deviceId
-      const connection = node?.connectionTo(id)
+      const open = self ? undefined : node?.connectionTo(id)
+      const connection = open === undefined ? undefined : { ...open, rttMs: rtts.get(id) ?? null }
       const revoked = node?.membership.isRevoked(id) ?? record.revoked === true
       out.push({
         id,
@@ -115,6 +121,53 @@ export const devicesOp = defineOp<Record<string, never>, DeviceListItem[]>({
     return out.sort((a, b) => Number(b.self) - Number(a.self) || a.addedAt - b.addedAt)
   },
 })
+
+/** Pings every connected device at once (2 s at most), for the reach columns. */
+export async function roundTrips(
+  node: CloudlessNode | undefined,
+  signal: AbortSignal,
+): Promise<Map<string, number | null>> {
+  const out = new Map<string, number | null>()
+  if (node === undefined) return out
+  const peers = [...new Set(node.libp2p.getConnections().map((c) => c.remotePeer.toString()))].filter((id) =>
+    node.membership.isMember(id),
+  )
+  const limit = AbortSignal.any([signal, AbortSignal.timeout(2000)])
+  const libp2p = node.libp2p as unknown as Parameters<typeof roundTripMs>[0]
+  await Promise.all(peers.map(async (id) => out.set(id, await roundTripMs(libp2p, id, limit))))
+  return out
+}
+
+export interface NetworkStatus {
+  /** The library's relays and this device's reservation on each. */
+  relays: Array<{ address: string; state: RelayState; error: string | null; since: number }>
+  /** The other devices: how each is reached now (null: not connected) and the round trip. */
+  devices: Array<{
+    id: string
+    name: string
+    reach: Reach | null
+    address: string | null
+    rttMs: number | null
+  }>
+}
+
+/** What `cloudless status` shows of the network, when the node runs. */
+export async function networkStatus(node: CloudlessNode, signal: AbortSignal): Promise<NetworkStatus> {
+  const rtts = await roundTrips(node, signal)
+  const devices: NetworkStatus['devices'] = []
+  for (const member of node.membership.others()) {
+    const connection = node.connectionTo(member.deviceId)
+    devices.push({
+      id: member.deviceId,
+      name: member.name,
+      reach: connection?.reach ?? null,
+      address: connection?.address ?? null,
+      rttMs: connection === undefined ? null : (rtts.get(member.deviceId) ?? null),
+    })
+  }
+  const relays = node.relays().map(({ address, state, error, since }) => ({ address, state, error, since }))
+  return { relays, devices }
+}
 
 export const deviceRemoveOp = defineOp<{ id: string }, { id: string; name: string }>({
   name: 'device-remove',

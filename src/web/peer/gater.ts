@@ -7,5 +7,5 @@ import { AccessGater } from '../../node/access/index.ts'
  * still decided by the device list, after the noise handshake (AccessGater).
  */
 export class BrowserGater extends AccessGater {
-  readonly denyDialMultiaddr = (): boolean => false
+  override readonly denyDialMultiaddr = (): boolean => false
 }

@@ -10,8 +10,9 @@ export const devicesCommand: Command = {
   usage: `Usage: cloudless devices [--json]
        cloudless devices remove <device id> [--json]
 
-Lists the devices of this library: name, id, online or when last seen, how this device reaches it,
-and how many files each holds. "remove" revokes a device on every device: it is cut off and
+Lists the devices of this library: name, id, online or when last seen, how this device reaches it
+now (lan, direct over the internet, or relayed) with the round-trip time, and how many files each
+holds (--json adds the address in use). "remove" revokes a device on every device: it is cut off and
 receives nothing more (a unique prefix of its id is enough).
 
 Options:
@@ -40,7 +41,7 @@ Options:
         : d.self
           ? 'this device'
           : d.online
-            ? `online via ${d.connection?.address ?? '?'}`
+            ? `${d.connection?.reach ?? 'online'}${d.connection?.rttMs == null ? '' : `, ${d.connection.rttMs} ms`}`
             : d.lastSeen === null
               ? 'not seen yet'
               : `last seen ${new Date(d.lastSeen).toLocaleString()}`

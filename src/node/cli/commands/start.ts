@@ -1,6 +1,7 @@
 import { CloudlessNode } from '../../daemon/node.ts'
 import type { NetworkConfig } from '../../device/config.ts'
 import { createLogger, isLogLevel } from '../../log.ts'
+import { checkRelayAddress } from '../../relay/index.ts'
 import type { Command, CommandContext } from '../command.ts'
 import { EXIT_OK, UsageError } from '../errors.ts'
 
@@ -23,6 +24,12 @@ Options:
   --http-port <n>        local HTTP API port (default 7742)
   --http-host <ip>       HTTP interface (default 127.0.0.1; 0.0.0.0 opens it to the LAN)
   --no-mdns              do not look for the library's devices on the LAN
+  --relay <addr>         use this relay (cloudless relay prints its address) on every device of
+                         the library: a setting in the catalog; repeat for more, 'none' removes them
+  --stun <url>           a STUN/TURN server for hole punching (repeat; saved), e.g.
+                         stun:stun.example.org:3478 or turn:user:password@host:3478;
+                         'default' goes back to libp2p's public STUN servers
+  --upnp, --no-upnp      ask the router to forward a port (UPnP / NAT-PMP); saved, off by default
   --no-watch             do not scan or watch the library folders
   --log-level <level>    error, warn, info (default) or debug
   --home <dir>           this device's data folder
@@ -36,6 +43,10 @@ Options:
     'http-port': { type: 'string' },
     'http-host': { type: 'string' },
     'no-mdns': { type: 'boolean' },
+    relay: { type: 'string', multiple: true },
+    stun: { type: 'string', multiple: true },
+    upnp: { type: 'boolean' },
+    'no-upnp': { type: 'boolean' },
     'no-watch': { type: 'boolean' },
     'log-level': { type: 'string' },
   },
@@ -49,6 +60,7 @@ Options:
       network: networkOverrides(ctx),
       name: ctx.values.name as string | undefined,
       watch: ctx.values['no-watch'] !== true,
+      ...relayOption(ctx),
     })
     if (ctx.json) ctx.stdout.write(`${JSON.stringify(node.describe())}\n`)
     await new Promise<void>((resolve) => {
@@ -80,5 +92,20 @@ function networkOverrides(ctx: CommandContext): Partial<NetworkConfig> {
   set('listenHost', ctx.values['listen-host'] as string | undefined)
   set('httpHost', ctx.values['http-host'] as string | undefined)
   if (ctx.values['no-mdns']) out.mdns = false
+  if (ctx.values.upnp) out.upnp = true
+  if (ctx.values['no-upnp']) out.upnp = false
+  const stun = ctx.values.stun as string[] | undefined
+  if (stun !== undefined) out.stunServers = stun.includes('default') ? [] : stun
   return out
+}
+
+function relayOption(ctx: CommandContext): { relays?: string[] } {
+  const given = ctx.values.relay as string[] | undefined
+  if (given === undefined) return {}
+  if (given.includes('none')) return { relays: [] }
+  try {
+    return { relays: given.map(checkRelayAddress) }
+  } catch (error) {
+    throw new UsageError((error as Error).message)
+  }
 }

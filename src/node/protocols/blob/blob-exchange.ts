@@ -100,8 +100,9 @@ export class BlobExchangeService implements BlobExchange, Startable {
     await this.#components.registrar.handle(this.protocol, membersOnly(members, this.#onStream), {
       maxInboundStreams: Math.max(MAX_INBOUND_STREAMS, this.#slots.maxPerPeer + 8),
       maxOutboundStreams: MAX_OUTBOUND_STREAMS,
-      // Relayed connections are limited to 2 min / 128 KiB by default: too small for media.
-      runOnLimitedConnection: false,
+      // Our own relay lifts the 2 min / 128 KiB limits of relayed connections, so media can flow
+      // through it; a relay with limits stays usable for small blobs (covers).
+      runOnLimitedConnection: true,
       ...options,
     })
   }
@@ -224,7 +225,11 @@ export class BlobExchangeService implements BlobExchange, Startable {
     const peerId = typeof peer === 'string' ? peerIdFromString(peer) : peer
     const opening = AbortSignal.any([signal, AbortSignal.timeout(OPEN_STREAM_TIMEOUT_MS)])
     const connection = await this.#components.connectionManager.openConnection(peerId, { signal: opening })
-    return connection.newStream(this.protocol, { signal: opening, maxOutboundStreams: MAX_OUTBOUND_STREAMS })
+    return connection.newStream(this.protocol, {
+      signal: opening,
+      maxOutboundStreams: MAX_OUTBOUND_STREAMS,
+      runOnLimitedConnection: true,
+    })
   }
 
   /** What a failed fetch throws: the caller's abort reason, one of our named errors, or a BlobTransferError. */

@@ -86,8 +86,8 @@ export class CatalogSyncService
     await registrar.handle(this.protocol, this.#onStream, {
       maxInboundStreams: MAX_INBOUND_STREAMS,
       maxOutboundStreams: MAX_OUTBOUND_STREAMS,
-      // Relayed connections are limited to 2 min / 128 KiB by default: too small for a catalog.
-      runOnLimitedConnection: false,
+      // Devices away from home meet through our relay, which lifts the 2 min / 128 KiB limits.
+      runOnLimitedConnection: true,
       ...options,
     })
     this.#topologyId = await registrar.register(
@@ -95,6 +95,7 @@ export class CatalogSyncService
       {
         onConnect: (peerId) => this.#onConnect(peerId),
         onDisconnect: (peerId) => this.#onDisconnect(peerId),
+        notifyOnLimitedConnection: true,
       },
       options,
     )
@@ -278,7 +279,8 @@ export class CatalogSyncService
         AbortSignal.timeout(OPEN_STREAM_TIMEOUT_MS),
         ...(options.signal === undefined ? [] : [options.signal]),
       ])
-      const stream = await connection.newStream(this.protocol, { signal })
+      // Also through a relay (devices away from home).
+      const stream = await connection.newStream(this.protocol, { signal, runOnLimitedConnection: true })
       if (!this.#started) {
         stream.abort(new ServiceStoppedError('catalog sync stopped'))
         throw new ServiceStoppedError('catalog sync stopped')

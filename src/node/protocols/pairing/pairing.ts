@@ -108,8 +108,8 @@ export class PairingService extends TypedEventEmitter<PairingEvents> implements 
     await this.#components.registrar.handle(this.protocol, this.#onStream, {
       maxInboundStreams: MAX_INBOUND_STREAMS,
       maxOutboundStreams: MAX_OUTBOUND_STREAMS,
-      // A relayed connection is limited to 128 KiB by default: too small for a catalog.
-      runOnLimitedConnection: false,
+      // Devices away from home meet through our relay, which lifts the 2 min / 128 KiB limits.
+      runOnLimitedConnection: true,
       ...options,
     })
   }
@@ -244,7 +244,7 @@ export class PairingService extends TypedEventEmitter<PairingEvents> implements 
       throw new PairingRefusedError('self', 'this invite was made by this device; use it on another one')
     }
     const name = this.#deviceName()
-    const stream = await connection.newStream(this.protocol, { signal })
+    const stream = await connection.newStream(this.protocol, { signal, runOnLimitedConnection: true })
     try {
       const [inviteId, proof] = await Promise.all([
         inviteIdOf(parsed.secret),
