@@ -11,7 +11,7 @@ import {
   encodeResponse,
   manifestOf,
 } from '../../src/blobs/index.ts'
-import { FLUSH_BYTES, READ_AHEAD_BLOCKS } from '../../src/node/protocols/blob/constants.ts'
+import { FLUSH_BYTES, READ_AHEAD_BYTES } from '../../src/node/protocols/blob/constants.ts'
 import {
   BLOB_PROTOCOL,
   BlobChangedError,
@@ -253,7 +253,9 @@ describe('blob exchange between two nodes over TCP', () => {
     // (FLUSH_BYTES and the block that reached it): far below the 128 blocks two pipelined
     // requests would allow, let alone the blob.
     const gathered = Math.ceil(FLUSH_BYTES / BLOCK_SIZE) + 1
-    expect(aheadWhileStalled).toBeLessThanOrEqual(9 + 64 + READ_AHEAD_BLOCKS + gathered)
+    // The read-ahead: READ_AHEAD_BYTES, plus the block being sent.
+    const readAhead = Math.ceil(READ_AHEAD_BYTES / BLOCK_SIZE) + 1
+    expect(aheadWhileStalled).toBeLessThanOrEqual(9 + 64 + readAhead + gathered)
     expect(serverBuffered).toBeLessThanOrEqual(gathered * (BLOCK_SIZE + 16))
   })
 })
