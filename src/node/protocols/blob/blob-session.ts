@@ -51,7 +51,7 @@ type Call = ManifestCall | BlocksCall
  * still bring this much: the server has that much left to answer, far more than the wait.
  */
 const REQUEST_COALESCE_BYTES = 2 * 1024 * 1024
-const REQUEST_COALESCE_MS = 2
+const REQUEST_COALESCE_MS = 5
 
 /** What a manifest request counts against the in-flight limit (a 2 GB file's manifest). */
 const MANIFEST_COST = 256 * 1024
