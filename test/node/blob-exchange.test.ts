@@ -353,6 +353,20 @@ describe('blob exchange against a misbehaving peer', () => {
     const fine = await ask(encodeRequest({ kind: 'blocks', contentId: id, first: 3, count: 1 }))
     expect(fine.map((response) => response.kind)).toEqual(['block', 'end'])
   })
+
+  it('frees the stream after an error answer even when the client keeps its end open', async () => {
+    const [server, client] = await pair()
+    const stream = await client.node.dialProtocol(server.node.peerId, BLOB_PROTOCOL)
+    await writeMessage(stream, Uint8Array.of(7, 7, 7))
+    const responses = []
+    for await (const message of readMessages(stream, { maxMessageLength: 1024 * 1024 })) {
+      responses.push(decodeResponse(message))
+    }
+    expect(responses).toMatchObject([{ kind: 'error', code: 'bad-request' }])
+    // Our writable end is still open, and the server waits for no further request.
+    await waitFor(() => server.blobs.activeTransfers === 0)
+    stream.abort(new Error('done'))
+  })
 })
 
 async function collect<T>(iterable: AsyncIterable<T>): Promise<T[]> {

@@ -195,6 +195,9 @@ export class BlobStreamServer {
     } finally {
       stream.removeEventListener('close', onClose)
       this.#unlinkLifetime()
+      // The request reader may be waiting for a request that never comes (we sent an error
+      // message): stop it, or return() would wait for it.
+      waiting.abort(new StreamClosedError('the exchange is over'))
       await requests.return(undefined).catch(() => {})
       await this.#closeBlobs()
     }
