@@ -96,14 +96,43 @@ export function verifyManifest(contentId: string, bytes: Uint8Array): Manifest {
   return manifest
 }
 
-/** True when `block` is block `index` of the manifest's content. */
+/**
+ * The SHA-256 of each block object verifyBlock accepted, so that the cache writing a block the
+ * receiver just verified does not hash it a second time (verifyBlockOnce). Keyed by the object:
+ * bytes read anew (from disk, from the network) are never in it.
+ */
+const verifiedDigests = new WeakMap<Uint8Array, Uint8Array>()
+
+/** True when `block` is block `index` of the manifest's content. Always hashes the block. */
 export function verifyBlock(manifest: Manifest, index: number, block: Uint8Array): boolean {
-  const expectedLength = Math.min(manifest.blockSize, manifest.size - index * manifest.blockSize)
-  if (index < 0 || expectedLength <= 0 || block.length !== expectedLength) return false
+  if (!hasBlockLength(manifest, index, block)) return false
   const digest = sha256(block)
-  const expected = blockHash(manifest, index)
-  for (let i = 0; i < digest.length; i++) if (digest[i] !== expected[i]) return false
-  return digest.length === expected.length
+  if (!sameBytes(digest, blockHash(manifest, index))) return false
+  verifiedDigests.set(block, digest)
+  return true
+}
+
+/**
+ * Like verifyBlock, but a block object verifyBlock already accepted in this process is checked
+ * against the digest it had then instead of being hashed again (the blob session verifies every
+ * block it receives, and hands the same object to the cache's writer). Its bytes must not have been
+ * changed since; use verifyBlock for bytes read from disk.
+ */
+export function verifyBlockOnce(manifest: Manifest, index: number, block: Uint8Array): boolean {
+  const digest = verifiedDigests.get(block)
+  if (digest === undefined) return verifyBlock(manifest, index, block)
+  return hasBlockLength(manifest, index, block) && sameBytes(digest, blockHash(manifest, index))
+}
+
+function sameBytes(a: Uint8Array, b: Uint8Array): boolean {
+  if (a.length !== b.length) return false
+  for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) return false
+  return true
+}
+
+function hasBlockLength(manifest: Manifest, index: number, block: Uint8Array): boolean {
+  const expectedLength = Math.min(manifest.blockSize, manifest.size - index * manifest.blockSize)
+  return index >= 0 && expectedLength > 0 && block.length === expectedLength
 }
 
 /**

@@ -30,6 +30,7 @@ export {
   ManifestMismatchError,
   manifestOf,
   verifyBlock,
+  verifyBlockOnce,
   verifyManifest,
 } from './content-id.ts'
 export { BlobNotFoundError, CorruptBlobError, FsBlobStore } from './fs-blob-store.ts'

@@ -69,6 +69,26 @@ it('a data write that hits a full disk fails clearly, marks nothing, and the cac
   expect(cache.missingBlocks(blob.id)).toEqual([2, 3])
 })
 
+it("a writer's write that fails behind it is reported by the next write and by commit, and marks nothing", async () => {
+  const blob = makeBlob(4)
+  await cache.putManifest(blob.id, blob.manifest)
+  const writer = cache.writer(blob.id)
+  await writer.write(0, blob.block(0))
+  disk.failDataWrites = true
+  // Accepted (verified) before it is written: its failure comes later.
+  await writer.write(1, blob.block(1)).catch(() => {})
+  await expect(writer.commit()).rejects.toThrow(DiskFullError)
+  await expect(writer.write(2, blob.block(2))).rejects.toThrow(DiskFullError)
+  await expect(writer.close()).rejects.toThrow(DiskFullError)
+  expect(cache.missingBlocks(blob.id)).toEqual([0, 1, 2, 3])
+
+  disk.failDataWrites = false
+  const again = cache.writer(blob.id)
+  for (let i = 0; i < 4; i++) await again.write(i, blob.block(i))
+  await again.close()
+  expect(cache.isComplete(blob.id)).toBe(true)
+})
+
 it('a bitmap commit that hits a full disk fails every write in it and marks none', async () => {
   const blob = makeBlob(4)
   await cache.putManifest(blob.id, blob.manifest)

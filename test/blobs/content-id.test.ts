@@ -10,6 +10,7 @@ import {
   ManifestMismatchError,
   manifestOf,
   verifyBlock,
+  verifyBlockOnce,
   verifyManifest,
 } from '../../src/blobs/index.ts'
 
@@ -79,5 +80,23 @@ describe('content IDs over block manifests', () => {
     bad[0]! ^= 0xff
     expect(verifyBlock(manifest, 0, bad)).toBe(false)
     expect(verifyBlock(manifest, 2, new Uint8Array(1))).toBe(false)
+  })
+
+  it('verifies a block once: an object verifyBlock accepted is checked by its digest, others are hashed', () => {
+    const bytes = randomBytes(2 * BLOCK_SIZE)
+    const { manifest } = manifestOf(bytes)
+    const block = Uint8Array.from(bytes.subarray(0, BLOCK_SIZE))
+    // Never verified: hashed, and a damaged copy is refused.
+    const bad = Uint8Array.from(block)
+    bad[0]! ^= 0xff
+    expect(verifyBlockOnce(manifest, 0, bad)).toBe(false)
+    expect(verifyBlockOnce(manifest, 0, block)).toBe(true)
+    expect(verifyBlock(manifest, 0, block)).toBe(true)
+    // The remembered digest is that of block 0: not block 1's, whatever the length.
+    expect(verifyBlockOnce(manifest, 1, block)).toBe(false)
+    expect(verifyBlockOnce(manifest, 0, block)).toBe(true)
+    // A failed verifyBlock remembers nothing.
+    expect(verifyBlock(manifest, 0, bad)).toBe(false)
+    expect(verifyBlockOnce(manifest, 0, bad)).toBe(false)
   })
 })

@@ -49,6 +49,20 @@ describe('blob sessions: many requests pipelined on one stream', () => {
     await waitFor(() => server.blobs.activeTransfers === 0)
   })
 
+  it('opens each blob once for its manifest and its blocks, with other blobs asked for in between', async () => {
+    const [server, client] = await pair()
+    const blobs = Array.from({ length: 30 }, (_, i) => randomBytes(5000 + i * 11_000))
+    const ids = blobs.map((bytes) => server.provider.add(bytes).contentId)
+    const session = await client.blobs.openSession(server.id)
+    const results = await Promise.all(ids.map((id) => fetchWhole(session, id)))
+    await session.close()
+    for (const [i, result] of results.entries()) expect(result.bytes.equals(blobs[i]!)).toBe(true)
+    await waitFor(() => server.blobs.activeTransfers === 0)
+    // Kept open between requests (up to 32 per stream), and every one closed at the end.
+    expect(server.provider.opened).toBe(ids.length)
+    expect(server.provider.closed).toBe(ids.length)
+  })
+
   it('fails the call a consumer refused, and goes on with the next calls', async () => {
     const [server, client] = await pair()
     const a = randomBytes(5 * BLOCK_SIZE)

@@ -11,7 +11,7 @@ import {
   encodeResponse,
   manifestOf,
 } from '../../src/blobs/index.ts'
-import { FLUSH_BYTES, READ_AHEAD_BLOCKS } from '../../src/node/protocols/blob/constants.ts'
+import { FLUSH_BYTES, READ_AHEAD_BYTES } from '../../src/node/protocols/blob/constants.ts'
 import {
   BLOB_PROTOCOL,
   BlobChangedError,
@@ -253,7 +253,9 @@ describe('blob exchange between two nodes over TCP', () => {
     // (FLUSH_BYTES and the block that reached it): far below the 128 blocks two pipelined
     // requests would allow, let alone the blob.
     const gathered = Math.ceil(FLUSH_BYTES / BLOCK_SIZE) + 1
-    expect(aheadWhileStalled).toBeLessThanOrEqual(9 + 64 + READ_AHEAD_BLOCKS + gathered)
+    // The read-ahead: READ_AHEAD_BYTES, plus the block being sent.
+    const readAhead = Math.ceil(READ_AHEAD_BYTES / BLOCK_SIZE) + 1
+    expect(aheadWhileStalled).toBeLessThanOrEqual(9 + 64 + readAhead + gathered)
     expect(serverBuffered).toBeLessThanOrEqual(gathered * (BLOCK_SIZE + 16))
   })
 })
@@ -350,6 +352,20 @@ describe('blob exchange against a misbehaving peer', () => {
     expect(outOfRange).toMatchObject([{ kind: 'error', code: 'bad-request' }])
     const fine = await ask(encodeRequest({ kind: 'blocks', contentId: id, first: 3, count: 1 }))
     expect(fine.map((response) => response.kind)).toEqual(['block', 'end'])
+  })
+
+  it('frees the stream after an error answer even when the client keeps its end open', async () => {
+    const [server, client] = await pair()
+    const stream = await client.node.dialProtocol(server.node.peerId, BLOB_PROTOCOL)
+    await writeMessage(stream, Uint8Array.of(7, 7, 7))
+    const responses = []
+    for await (const message of readMessages(stream, { maxMessageLength: 1024 * 1024 })) {
+      responses.push(decodeResponse(message))
+    }
+    expect(responses).toMatchObject([{ kind: 'error', code: 'bad-request' }])
+    // Our writable end is still open, and the server waits for no further request.
+    await waitFor(() => server.blobs.activeTransfers === 0)
+    stream.abort(new Error('done'))
   })
 })
 

@@ -9,6 +9,7 @@ import {
   type Manifest,
   ManifestMismatchError,
   verifyBlock,
+  verifyBlockOnce,
   verifyManifest,
 } from '../content-id.ts'
 import { Bitmap } from './bitmap.ts'
@@ -116,13 +117,20 @@ interface Entry {
  * before it costs a refetch, never a block marked present that was not written.
  */
 export interface BlockWriter {
-  /** Verifies `bytes` as block `index` (CorruptBlockError if not) and writes them; see commit(). */
+  /**
+   * Verifies `bytes` as block `index` (rejects with CorruptBlockError if not) and writes them. May
+   * resolve before the bytes are written (a few MiB are written behind): a failed write is reported
+   * by a later write(), by commit() or close(). See commit().
+   */
   write(index: number, bytes: Uint8Array, signal?: AbortSignal): Promise<void>
-  /** Marks every block written so far present (one bitmap commit; the blob completes when full). */
+  /** Waits for the writes, then marks every block written so far present (one bitmap commit; the blob completes when full). */
   commit(signal?: AbortSignal): Promise<void>
   /** Commits, then releases the data file. The writer cannot be used afterwards. */
   close(): Promise<void>
 }
+
+/** Bytes the cache's writers may have accepted and not written yet (then write() waits). */
+const WRITE_BEHIND_BYTES = 8 * 1024 * 1024
 
 /**
  * A bounded, verified cache of blob blocks on the local file system (shared/ARCHITECTURE.md,
@@ -155,6 +163,8 @@ export class BlockCache {
   #pins: Map<string, Pin>
   #manifests = new ManifestCache(MANIFEST_CACHE_BYTES)
   #bytes = 0
+  /** Bytes writers accepted and have not written yet (WRITE_BEHIND_BYTES). */
+  #writeBehindBytes = 0
   #clock = 0
   #accessDirty = new Set<string>()
   #accessTimer: NodeJS.Timeout | undefined
@@ -278,7 +288,7 @@ export class BlockCache {
     this.#assertOpen()
     const entry = this.#entries.get(contentId)
     if (!entry) throw new ManifestMissingError(`no manifest for ${contentId}: put it before its blocks`)
-    await this.#writeVerified(entry, index, bytes, true, signal)
+    await this.#writeVerified(entry, undefined, index, bytes, true, signal)
     await this.#autoEvict(contentId)
   }
 
@@ -290,9 +300,23 @@ export class BlockCache {
     this.#assertOpen()
     const entry = this.#entries.get(contentId)
     if (!entry) throw new ManifestMissingError(`no manifest for ${contentId}: put it before its blocks`)
-    let state: 'new' | 'open' | 'closed' = 'new'
+    let closed = false
+    /** Taking the data file, once (held until close(), so it stays open between blocks). */
+    let acquiring: Promise<void> | undefined
+    let held = false
     let uncommitted = 0
+    /** Writes under way (write-behind): their bytes are verified, their failure is reported later. */
+    const writing = new Set<Promise<void>>()
+    let failure: { error: unknown } | undefined
+    const throwIfFailed = (): void => {
+      if (failure) throw failure.error
+    }
+    const settle = async (): Promise<void> => {
+      while (writing.size > 0) await Promise.allSettled([...writing])
+      throwIfFailed()
+    }
     const commit = async (signal?: AbortSignal): Promise<void> => {
+      await settle()
       if (uncommitted === 0) return
       uncommitted = 0
       signal?.throwIfAborted()
@@ -301,48 +325,90 @@ export class BlockCache {
     }
     return {
       write: async (index, bytes, signal) => {
-        if (state === 'closed') throw new CacheClosedError('the block writer is closed')
+        if (closed) throw new CacheClosedError('the block writer is closed')
         this.#assertOpen()
-        if (state === 'new') {
-          // Held until close(), so the data file stays open between blocks.
-          await this.#track(this.#acquireHandle(entry))
-          state = 'open'
-        }
-        if (await this.#writeVerified(entry, index, bytes, false, signal)) uncommitted++
+        throwIfFailed()
+        acquiring ??= this.#track(this.#acquireHandle(entry)).then(
+          () => {
+            held = true
+          },
+          (error: unknown) => {
+            // A failed open is not kept: the next write tries again.
+            acquiring = undefined
+            throw error
+          },
+        )
+        await acquiring
+        // Verified now (a bad block is refused by this call); written behind, so that the next
+        // block is received meanwhile: commit() waits for the writes before it marks them.
+        const manifest = await this.#verifiedManifest(entry, index, bytes, signal)
+        const write = this.#writeVerified(entry, manifest, index, bytes, false, signal).then(
+          (wrote) => {
+            if (wrote) uncommitted++
+          },
+          (error: unknown) => {
+            failure ??= { error }
+          },
+        )
+        writing.add(write)
+        this.#writeBehindBytes += bytes.length
+        void write.finally(() => {
+          writing.delete(write)
+          this.#writeBehindBytes -= bytes.length
+        })
+        // Bounded for the whole cache (plus a block per writer): past it, wait for our own writes.
+        while (this.#writeBehindBytes > WRITE_BEHIND_BYTES && writing.size > 0) await Promise.race(writing)
+        throwIfFailed()
       },
       commit,
       close: async () => {
-        if (state === 'closed') return
-        const held = state === 'open'
-        state = 'closed'
+        if (closed) return
+        closed = true
         try {
           await commit()
         } finally {
+          await Promise.allSettled([...writing])
+          await acquiring?.catch(() => {})
           if (held) await this.#track(this.#releaseHandle(entry))
         }
       },
     }
   }
 
-  /**
-   * Verifies and writes a block unless present. `commit`: wait for its bitmap commit; otherwise it
-   * waits in `pending` for the writer's commit. True when this call wrote the block.
-   */
-  async #writeVerified(
+  /** The blob's manifest, once `bytes` are verified as its block `index` (CorruptBlockError if not). */
+  async #verifiedManifest(
     entry: Entry,
     index: number,
     bytes: Uint8Array,
-    commit: boolean,
     signal?: AbortSignal,
-  ): Promise<boolean> {
+  ): Promise<Manifest> {
     signal?.throwIfAborted()
     const { contentId } = entry
     checkIndex(entry, index)
     const manifest = await this.#track(this.#manifest(entry, signal))
     if (!manifest) throw new ManifestMissingError(`the manifest of ${contentId} is gone`)
-    if (!verifyBlock(manifest, index, bytes)) {
+    // A block the blob session verified on receipt is not hashed again (its digest is remembered).
+    if (!verifyBlockOnce(manifest, index, bytes)) {
       throw new CorruptBlockError(`block ${index} of ${contentId} does not match its manifest`)
     }
+    return manifest
+  }
+
+  /**
+   * Writes a block verified against `manifest` unless present. `commit`: wait for its bitmap commit;
+   * otherwise it waits in `pending` for the writer's commit. True when this call wrote the block.
+   */
+  async #writeVerified(
+    entry: Entry,
+    manifest: Manifest | undefined,
+    index: number,
+    bytes: Uint8Array,
+    commit: boolean,
+    signal?: AbortSignal,
+  ): Promise<boolean> {
+    if (manifest === undefined) await this.#verifiedManifest(entry, index, bytes, signal)
+    else signal?.throwIfAborted()
+    const { contentId } = entry
     this.touch(contentId)
     if (isPresent(entry, index)) return false
     const running = entry.writing?.get(index)

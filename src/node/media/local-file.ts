@@ -71,7 +71,8 @@ async function isUnchanged(path: string, entry: { size: number; mtimeMs: number 
 
 /** Blocks of a local file read through one open handle (a peer usually asks for several). */
 export interface LocalBlobReader {
-  readBlock(index: number, signal?: AbortSignal): Promise<Uint8Array>
+  /** `into`: a buffer to read into (when it is large enough), instead of a new one. */
+  readBlock(index: number, signal?: AbortSignal, into?: Uint8Array): Promise<Uint8Array>
   close(): Promise<void>
 }
 
@@ -102,12 +103,15 @@ export async function openLocalBlob(file: LocalFile): Promise<LocalBlobReader> {
   }
   const { blockSize, size } = file.manifest
   return {
-    async readBlock(index, signal) {
+    async readBlock(index, signal, into) {
       signal?.throwIfAborted()
       if (performance.now() - checkedAt > RECHECK_MS) await check()
       const start = index * blockSize
       const length = Math.min(blockSize, size - start)
-      const buffer = Buffer.allocUnsafe(length)
+      const buffer =
+        into !== undefined && into.length >= length
+          ? Buffer.from(into.buffer, into.byteOffset, length)
+          : Buffer.allocUnsafe(length)
       let done = 0
       while (done < length) {
         const { bytesRead } = await handle.read(buffer, done, length - done, start + done)

@@ -1,5 +1,5 @@
 import type { Logger, Stream, StreamCloseEvent } from '@libp2p/interface'
-import { blockCount, encodeManifest } from '../../../blobs/content-id.ts'
+import { BLOCK_SIZE, blockCount, encodeManifest } from '../../../blobs/content-id.ts'
 import {
   type BlobErrorCode,
   type BlobRequest,
@@ -17,7 +17,7 @@ import { encodeLengthPrefix, readMessages, StreamClosedError, waitForDrain } fro
 import {
   CLOSE_TIMEOUT_MS,
   FLUSH_BYTES,
-  READ_AHEAD_BLOCKS,
+  READ_AHEAD_BYTES,
   REQUEST_TIMEOUT_MS,
   SERVER_HIGH_WATER_MARK,
   STALL_TIMEOUT_MS,
@@ -36,6 +36,63 @@ export interface BlobStreamServerInit {
 }
 
 const END_MESSAGE = encodeResponse({ kind: 'end' })
+
+/** Blobs a stream keeps open (a session has up to 16 blobs' requests in flight, see session-pool). */
+const OPEN_BLOBS = 32
+/** Requests read from the stream ahead of the one being answered. */
+const MAX_RECEIVED_REQUESTS = 64
+/** Received requests whose blobs are opened ahead of their answer. */
+const LOOK_AHEAD_REQUESTS = 16
+
+interface BlockRead {
+  contentId: string
+  length: number
+  promise: Promise<Uint8Array>
+  settled: boolean
+}
+
+/**
+ * Buffers of BLOCK_SIZE the server reads blocks into and recycles once they are copied into a send,
+ * rather than one new buffer per block: under V8's --optimize-for-size (the node's setting) every
+ * MiB of new buffers brings full garbage collections nearer.
+ */
+const spares: Uint8Array[] = []
+const spareBuffers = new WeakSet<ArrayBufferLike>()
+const MAX_SPARES = 64
+
+function spareBlock(blockSize: number): Uint8Array | undefined {
+  if (blockSize !== BLOCK_SIZE) return undefined
+  const spare = spares.pop()
+  if (spare !== undefined) return spare
+  const fresh = new Uint8Array(BLOCK_SIZE)
+  spareBuffers.add(fresh.buffer)
+  return fresh
+}
+
+/**
+ * Takes back the spare buffer `part` is a view of, if it is one. Each spare is handed to one read,
+ * whose block is part of exactly one send: once that send copied it, nothing else holds it.
+ */
+function recycleSpare(part: Uint8Array): void {
+  if (!spareBuffers.has(part.buffer) || spares.length >= MAX_SPARES) return
+  spares.push(new Uint8Array(part.buffer, 0, BLOCK_SIZE))
+}
+
+/** Blobs whose opening has resolved, for the look-ahead (which does not wait for an opening). */
+const settledBlobs = new WeakMap<Promise<ServedBlob | undefined>, ServedBlob>()
+
+function readKey(contentId: string, index: number): string {
+  return `${contentId}:${index}`
+}
+
+/** The content ID a request is about, or undefined when it is malformed. */
+function requestContentId(bytes: Uint8Array): string | undefined {
+  try {
+    return decodeRequest(bytes).contentId
+  } catch {
+    return undefined
+  }
+}
 const MANIFEST_HEAD = Uint8Array.of(MessageKind.Manifest)
 
 /**
@@ -56,8 +113,24 @@ export class BlobStreamServer {
   /** Aborts when the stream closes or the service stops: pending reads and writes give up. */
   readonly #signal: AbortSignal
   readonly #unlinkLifetime: () => void
-  /** The blob of the last request, kept open for the next request on the same stream. */
-  #open: { contentId: string; blob: ServedBlob } | undefined
+  /**
+   * Blobs opened on this stream, most recently used last: a session asks for a blob's manifest and
+   * then its blocks, with other blobs' requests in between, and upcoming requests' blobs are opened
+   * ahead. At most OPEN_BLOBS; the least recently used one no upcoming request needs is closed.
+   */
+  readonly #blobs = new Map<string, Promise<ServedBlob | undefined>>()
+  /** Requests received and not answered yet, in order (decoded lazily, for the look-ahead). */
+  readonly #received: Uint8Array[] = []
+  /** The content ID of the request being answered. */
+  #answering: string | undefined
+  #requestsEnded = false
+  #requestError: unknown
+  #pulling = false
+  #wakeAnswerer: (() => void) | undefined
+  /** Blocks read ahead (of the request being answered, then of those received after it), by key. */
+  readonly #readsAhead = new Map<string, BlockRead>()
+  /** Bytes of the blocks in #readsAhead, bounded by READ_AHEAD_BYTES. */
+  #readAheadBytes = 0
   /**
    * Messages written but not sent yet. They leave together in one send() (one muxer frame, one
    * window update from the client, a few system calls) once FLUSH_BYTES are waiting, or before
@@ -90,13 +163,14 @@ export class BlobStreamServer {
       signal: AbortSignal.any([this.#signal, waiting.signal]),
     })
     try {
+      this.#pull(requests)
       while (true) {
         const timer = setTimeout(() => {
           waiting.abort(
             new RequestTimeoutError(`no request from ${this.#peer} within ${REQUEST_TIMEOUT_MS} ms`),
           )
         }, REQUEST_TIMEOUT_MS)
-        let next: IteratorResult<Uint8Array, void>
+        let next: Uint8Array | undefined
         try {
           next = await this.#nextRequest(requests)
         } catch (err) {
@@ -108,8 +182,8 @@ export class BlobStreamServer {
         } finally {
           clearTimeout(timer)
         }
-        if (next.done === true) break
-        if (!(await this.#answer(next.value))) break
+        if (next === undefined) break
+        if (!(await this.#answer(next))) break
       }
       await this.#flush()
       // The last blocks may still wait for a slow consumer to make room: give it the stall time.
@@ -121,8 +195,64 @@ export class BlobStreamServer {
     } finally {
       stream.removeEventListener('close', onClose)
       this.#unlinkLifetime()
-      await requests.return(undefined)
-      await this.#closeBlob()
+      // The request reader may be waiting for a request that never comes (we sent an error
+      // message): stop it, or return() would wait for it.
+      waiting.abort(new StreamClosedError('the exchange is over'))
+      await requests.return(undefined).catch(() => {})
+      await this.#closeBlobs()
+    }
+  }
+
+  /**
+   * Keeps reading requests into #received while they arrive, up to MAX_RECEIVED_REQUESTS (then the
+   * stream's reader pauses it: requests are tiny, SERVER_HIGH_WATER_MARK bounds what waits there).
+   */
+  #pull(requests: AsyncGenerator<Uint8Array, void, undefined>): void {
+    if (this.#pulling || this.#requestsEnded || this.#requestError !== undefined) return
+    if (this.#received.length >= MAX_RECEIVED_REQUESTS) return
+    this.#pulling = true
+    requests.next().then(
+      (next) => {
+        this.#pulling = false
+        if (next.done === true) this.#requestsEnded = true
+        else this.#received.push(next.value)
+        this.#wakeAnswerer?.()
+        this.#pull(requests)
+      },
+      (err: unknown) => {
+        this.#pulling = false
+        this.#requestError = err ?? new Error('reading requests failed')
+        this.#wakeAnswerer?.()
+      },
+    )
+  }
+
+  /**
+   * The next request, or undefined once the client closed its writable end. What is written is sent
+   * first unless the request is there already.
+   */
+  async #nextRequest(requests: AsyncGenerator<Uint8Array, void, undefined>): Promise<Uint8Array | undefined> {
+    let flushed = this.#outBytes === 0
+    while (true) {
+      const next = this.#received.shift()
+      if (next !== undefined) {
+        this.#pull(requests)
+        return next
+      }
+      if (this.#requestError !== undefined) throw this.#requestError
+      if (this.#requestsEnded) return undefined
+      if (!flushed) {
+        // A request already received arrives within a turn of the event loop: wait that long first.
+        await new Promise<void>((resolve) => setImmediate(resolve))
+        if (this.#received.length > 0 || this.#requestError !== undefined || this.#requestsEnded) continue
+        flushed = true
+        await this.#flush()
+        continue
+      }
+      await new Promise<void>((resolve) => {
+        this.#wakeAnswerer = resolve
+      })
+      this.#wakeAnswerer = undefined
     }
   }
 
@@ -136,6 +266,7 @@ export class BlobStreamServer {
       await this.#sendError('bad-request', err.message)
       return false
     }
+    this.#answering = request.contentId
     const blob = await this.#openBlob(request.contentId)
     if (blob === undefined) return false
     if (request.kind === 'manifest') return this.#sendManifest(blob)
@@ -144,11 +275,9 @@ export class BlobStreamServer {
 
   /** The blob, or undefined after answering `not-found` (or the provider's error). */
   async #openBlob(contentId: string): Promise<ServedBlob | undefined> {
-    if (this.#open?.contentId === contentId) return this.#open.blob
-    await this.#closeBlob()
     let blob: ServedBlob | undefined
     try {
-      blob = await this.#provider.open(contentId, this.#signal)
+      blob = await this.#blobOpening(contentId)
     } catch (err) {
       await this.#sendProviderError(err, `cannot open blob ${contentId}`)
       return undefined
@@ -157,19 +286,64 @@ export class BlobStreamServer {
       await this.#sendError('not-found', `this device holds no blob ${contentId}`)
       return undefined
     }
-    this.#open = { contentId, blob }
     return blob
   }
 
-  async #closeBlob(): Promise<void> {
-    const open = this.#open
-    this.#open = undefined
-    if (open === undefined) return
-    try {
-      await open.blob.close()
-    } catch (err) {
-      this.#log.error('closing blob %s failed: %s', open.contentId, (err as Error).message)
+  /** The blob's opening, started now unless it is open (or opening) already. */
+  #blobOpening(contentId: string): Promise<ServedBlob | undefined> {
+    let opening = this.#blobs.get(contentId)
+    if (opening !== undefined) {
+      // Most recently used last.
+      this.#blobs.delete(contentId)
+      this.#blobs.set(contentId, opening)
+      return opening
     }
+    const started = Promise.resolve().then(() => this.#provider.open(contentId, this.#signal))
+    opening = started
+    // Awaited when its request is answered; if the stream fails first, the rejection must not go unhandled.
+    started.then(
+      (blob) => {
+        if (blob !== undefined) settledBlobs.set(started, blob)
+      },
+      () => {},
+    )
+    this.#blobs.set(contentId, opening)
+    if (this.#blobs.size > OPEN_BLOBS) this.#closeLeastRecentBlob(contentId)
+    return opening
+  }
+
+  /** Closes the least recently used blob that neither `keep` nor a request received needs. */
+  #closeLeastRecentBlob(keep: string): void {
+    const needed = new Set<string>([keep])
+    if (this.#answering !== undefined) needed.add(this.#answering)
+    for (const bytes of this.#received) {
+      const id = requestContentId(bytes)
+      if (id !== undefined) needed.add(id)
+    }
+    for (const read of this.#readsAhead.values()) needed.add(read.contentId)
+    for (const contentId of this.#blobs.keys()) {
+      if (needed.has(contentId)) continue
+      const opening = this.#blobs.get(contentId)!
+      this.#blobs.delete(contentId)
+      void this.#closeBlob(contentId, opening)
+      return
+    }
+  }
+
+  async #closeBlob(contentId: string, opening: Promise<ServedBlob | undefined>): Promise<void> {
+    const blob = await opening.catch(() => undefined)
+    if (blob === undefined) return
+    try {
+      await blob.close()
+    } catch (err) {
+      this.#log.error('closing blob %s failed: %s', contentId, (err as Error).message)
+    }
+  }
+
+  async #closeBlobs(): Promise<void> {
+    const all = [...this.#blobs]
+    this.#blobs.clear()
+    await Promise.all(all.map(([contentId, opening]) => this.#closeBlob(contentId, opening)))
   }
 
   async #sendManifest(blob: ServedBlob): Promise<boolean> {
@@ -199,15 +373,13 @@ export class BlobStreamServer {
       )
       return false
     }
-    // A few blocks are read ahead, so that they are ready to leave together.
-    const reads: Array<{ promise: Promise<Uint8Array>; settled: boolean }> = []
-    let nextRead = first
-    const readAhead = () => {
-      while (nextRead < end && reads.length < READ_AHEAD_BLOCKS) reads.push(this.#readBlock(blob, nextRead++))
-    }
-    readAhead()
+    // Blocks are read ahead, of this request and then of the requests received after it, so that
+    // they are ready to leave together (small files: many answers in one send).
+    const current = { contentId: request.contentId, blob, next: first, end }
     for (let index = first; index < end; index++) {
-      const read = reads.shift()!
+      const read = this.#takeRead(request.contentId, blob, index)
+      current.next = index + 1
+      this.#readAhead(current)
       let bytes: Uint8Array
       try {
         // Send what is ready rather than let it wait for the disk.
@@ -217,7 +389,6 @@ export class BlobStreamServer {
         await this.#sendProviderError(err, `cannot read block ${index}`)
         return false
       }
-      readAhead()
       if (bytes.length < 1 || bytes.length > manifest.blockSize) {
         await this.#sendError('internal', `block ${index} was read as ${bytes.length} bytes`)
         return false
@@ -225,17 +396,81 @@ export class BlobStreamServer {
       await this.#write(encodeBlockHeader(index), bytes)
     }
     await this.#write(END_MESSAGE)
+    // The next requests' blobs and first blocks, before this answer's last send.
+    this.#readAhead(undefined)
     return true
   }
 
-  #readBlock(blob: ServedBlob, index: number): { promise: Promise<Uint8Array>; settled: boolean } {
+  /** Block `index`'s read: the one started ahead, or a new one. */
+  #takeRead(contentId: string, blob: ServedBlob, index: number): BlockRead {
+    const key = readKey(contentId, index)
+    const ahead = this.#readsAhead.get(key)
+    if (ahead !== undefined) {
+      this.#readsAhead.delete(key)
+      this.#readAheadBytes -= ahead.length
+      return ahead
+    }
+    return this.#readBlock(contentId, blob, index)
+  }
+
+  /**
+   * Starts reads of the blocks to send next, up to READ_AHEAD_BYTES: the rest of the current
+   * answer, then the blocks requests received after it (their blobs are opened ahead, up to
+   * LOOK_AHEAD_REQUESTS requests; a request whose blob is not open yet ends the look-ahead for now).
+   */
+  #readAhead(current: { contentId: string; blob: ServedBlob; next: number; end: number } | undefined): void {
+    if (this.#signal.aborted) return
+    if (current !== undefined && !this.#readRange(current.contentId, current.blob, current.next, current.end))
+      return
+    let reading = true
+    for (const [i, bytes] of this.#received.entries()) {
+      if (i >= LOOK_AHEAD_REQUESTS) break
+      let request: BlobRequest
+      try {
+        request = decodeRequest(bytes)
+      } catch {
+        return
+      }
+      const opening = this.#blobOpening(request.contentId)
+      if (!reading || request.kind !== 'blocks') continue
+      const blob = settledBlobs.get(opening)
+      if (blob === undefined) {
+        // Not open yet: looked at again after the next block sent.
+        reading = false
+        continue
+      }
+      const total = blockCount(blob.manifest.size, blob.manifest.blockSize)
+      const end = Math.min(request.first + request.count, total)
+      if (!this.#readRange(request.contentId, blob, request.first, end)) reading = false
+    }
+  }
+
+  /** Reads ahead blocks `from` to `end` (exclusive) within the budget; false when it ran out. */
+  #readRange(contentId: string, blob: ServedBlob, from: number, end: number): boolean {
+    const { blockSize, size } = blob.manifest
+    for (let index = from; index < end; index++) {
+      const key = readKey(contentId, index)
+      if (this.#readsAhead.has(key)) continue
+      const length = Math.min(blockSize, size - index * blockSize)
+      // One block at least, whatever its size.
+      if (this.#readAheadBytes > 0 && this.#readAheadBytes + length > READ_AHEAD_BYTES) return false
+      const read = this.#readBlock(contentId, blob, index)
+      this.#readsAhead.set(key, read)
+      this.#readAheadBytes += read.length
+    }
+    return true
+  }
+
+  #readBlock(contentId: string, blob: ServedBlob, index: number): BlockRead {
     let promise: Promise<Uint8Array>
     try {
-      promise = Promise.resolve(blob.readBlock(index, this.#signal))
+      promise = Promise.resolve(blob.readBlock(index, this.#signal, spareBlock(blob.manifest.blockSize)))
     } catch (err) {
       promise = Promise.reject(err)
     }
-    const read = { promise, settled: false }
+    const { blockSize, size } = blob.manifest
+    const length = Math.max(0, Math.min(blockSize, size - index * blockSize))
+    const read: BlockRead = { contentId, length, promise, settled: false }
     // Awaited later; if the stream fails first, the rejection must not go unhandled.
     promise.then(
       () => {
@@ -246,25 +481,6 @@ export class BlobStreamServer {
       },
     )
     return read
-  }
-
-  /** The next request; what is written is sent first unless the request is there already. */
-  async #nextRequest(
-    requests: AsyncGenerator<Uint8Array, void, undefined>,
-  ): Promise<IteratorResult<Uint8Array, void>> {
-    const next = requests.next()
-    if (this.#outBytes > 0) {
-      // A request already received resolves within microtasks, before the next turn of the loop.
-      const ready = await Promise.race([
-        next.then(
-          () => true,
-          () => true,
-        ),
-        new Promise<boolean>((resolve) => setImmediate(resolve, false)),
-      ])
-      if (!ready) await this.#flush()
-    }
-    return next
   }
 
   async #sendProviderError(err: unknown, what: string): Promise<void> {
@@ -299,7 +515,10 @@ export class BlobStreamServer {
   async #flush(): Promise<void> {
     if (this.#outBytes === 0) return
     this.#signal.throwIfAborted()
-    const bytes = concat(this.#out, this.#outBytes)
+    const parts = this.#out
+    const bytes = concat(parts, this.#outBytes)
+    // Copied: the spare buffers read into can take the next blocks (a send keeps its bytes).
+    if (parts.length > 1) for (const part of parts) recycleSpare(part)
     this.#out = []
     this.#outBytes = 0
     if (this.#stream.send(bytes)) return

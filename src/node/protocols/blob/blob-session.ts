@@ -46,6 +46,13 @@ interface BlocksCall {
 
 type Call = ManifestCall | BlocksCall
 
+/**
+ * Requests wait up to REQUEST_COALESCE_MS to leave together while the requests already sent may
+ * still bring this much: the server has that much left to answer, far more than the wait.
+ */
+const REQUEST_COALESCE_BYTES = 2 * 1024 * 1024
+const REQUEST_COALESCE_MS = 5
+
 /** What a manifest request counts against the in-flight limit (a 2 GB file's manifest). */
 const MANIFEST_COST = 256 * 1024
 
@@ -81,6 +88,8 @@ export class BlobSessionClient implements BlobSession {
   readonly #held: Array<{ bytes: Uint8Array; cost: number }> = []
   /** Bytes the requests sent may still bring (their blocks at full size); freed as each is answered. */
   #inFlight = 0
+  /** What the requests in #outgoing count against the in-flight limit. */
+  #outgoingCost = 0
   #flushQueued = false
   #closing = false
   #failure: Error | undefined
@@ -206,11 +215,16 @@ export class BlobSessionClient implements BlobSession {
       if (this.#inFlight > 0 && this.#inFlight + next.cost > SESSION_IN_FLIGHT_BYTES) break
       this.#held.shift()
       this.#inFlight += next.cost
+      this.#outgoingCost += next.cost
       this.#outgoing.push(encodeLengthPrefix(next.bytes.length), next.bytes)
     }
     if (this.#outgoing.length > 0 && !this.#flushQueued) {
       this.#flushQueued = true
-      queueMicrotask(() => this.#flush())
+      // Each send is a muxer frame and a socket write (a system call on both sides, noise): while
+      // the server still has plenty to answer, requests freed over the next moment leave together.
+      if (this.#inFlight - this.#outgoingCost >= REQUEST_COALESCE_BYTES) {
+        setTimeout(() => this.#flush(), REQUEST_COALESCE_MS)
+      } else queueMicrotask(() => this.#flush())
     }
   }
 
@@ -219,6 +233,7 @@ export class BlobSessionClient implements BlobSession {
     if (this.#outgoing.length === 0 || this.#failure !== undefined) return
     const bytes = concat(this.#outgoing)
     this.#outgoing = []
+    this.#outgoingCost = 0
     try {
       // Requests are tiny and bounded by the calls the owner keeps waiting: no drain needed.
       this.#stream.send(bytes)

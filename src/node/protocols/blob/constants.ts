@@ -30,8 +30,11 @@ export const FLUSH_BYTES = 1024 * 1024
  * for the server never to wait for the next request, and a bound on what can pile up on the client.
  */
 export const SESSION_IN_FLIGHT_BYTES = 16 * 1024 * 1024
-/** Blocks the server reads ahead of the one it sends (bounded memory: this many blocks per stream). */
-export const READ_AHEAD_BLOCKS = 4
+/**
+ * Bytes of blocks the server reads ahead of the one it sends, of the answer being sent and then of
+ * the requests received after it (bounded memory: this much, plus one block, per stream).
+ */
+export const READ_AHEAD_BYTES = 1024 * 1024
 /** Blocks requests a client keeps outstanding on one stream. */
 export const PIPELINE_DEPTH = 2
 

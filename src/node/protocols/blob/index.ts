@@ -18,8 +18,10 @@ export interface ServedBlob {
   /**
    * The bytes of block `index` (all of it: the last block may be shorter than the block size).
    * Throws an error named 'BlobChangedError' when the owner's file changed since it was hashed.
+   * `into`, when given, is a spare buffer of at least the block size the provider may read into
+   * (and return a view of) instead of allocating one; the server recycles it once it has copied it.
    */
-  readBlock(index: number, signal?: AbortSignal): Promise<Uint8Array>
+  readBlock(index: number, signal?: AbortSignal, into?: Uint8Array): Promise<Uint8Array>
   /** Called once when the server is done with the blob (after its last request on a stream). */
   close(): Promise<void>
 }
