@@ -1,7 +1,7 @@
 /**
- * The browser's view of src/blobs (chosen over index.ts by the web build, vite.config.ts): content
- * IDs, manifests and the blob wire codec. The file store, the block cache and atomic files are
- * Node-only; the browser keeps its blocks in IndexedDB (src/web).
+ * The browser's view of src/blobs, chosen over index.ts by the web build (vite.config.ts): content
+ * IDs, manifests and the blob wire codec. index.ts re-exports it and adds the Node-only parts (the
+ * file store, the block cache, atomic files); the browser keeps its blocks in IndexedDB (src/web).
  */
 export { base32Encode } from './base32.ts'
 export {

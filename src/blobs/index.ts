@@ -1,5 +1,10 @@
+/**
+ * src/blobs for Node: what the browser gets (index.browser.ts: content IDs, manifests, the blob wire
+ * codec), plus the Node-only parts: the block cache, the cover store, atomic files and the hashing
+ * of whole files.
+ */
+export * from './index.browser.ts'
 export { writeFileAtomic } from './atomic-file.ts'
-export { base32Encode } from './base32.ts'
 export {
   type BlobInfo,
   BlobRemovedError,
@@ -16,49 +21,5 @@ export {
   type PinInfo,
   type RecoveryReport,
 } from './cache/index.ts'
-export {
-  BLOCK_SIZE,
-  blockCount,
-  blockHash,
-  contentIdOfManifest,
-  decodeManifest,
-  encodeManifest,
-  isContentId,
-  MalformedManifestError,
-  type Manifest,
-  ManifestBuilder,
-  ManifestMismatchError,
-  manifestOf,
-  verifyBlock,
-  verifyBlockOnce,
-  verifyManifest,
-} from './content-id.ts'
+export { ManifestBuilder, manifestOf, verifyBlockOnce } from './content-id.ts'
 export { BlobNotFoundError, CorruptBlobError, FsBlobStore } from './fs-blob-store.ts'
-export {
-  BLOCK_MESSAGE_HEADER_BYTES,
-  BlobErrorCode,
-  type BlobRequest,
-  type BlobResponse,
-  type BlockResponse,
-  type BlocksRequest,
-  CONTENT_ID_BYTES,
-  decodeRequest,
-  decodeResponse,
-  type EndResponse,
-  type ErrorResponse,
-  encodeBlockHeader,
-  encodeRequest,
-  encodeResponse,
-  MAX_BLOCK_BYTES,
-  MAX_BLOCKS_PER_REQUEST,
-  MAX_ERROR_MESSAGE_BYTES,
-  MAX_MANIFEST_BYTES,
-  MAX_REQUEST_BYTES,
-  MAX_RESPONSE_BYTES,
-  MalformedBlobMessageError,
-  type ManifestRequest,
-  type ManifestResponse,
-  MessageKind as BlobMessageKind,
-  UnknownBlobErrorCodeError,
-  UnknownBlobMessageKindError,
-} from './wire.ts'
