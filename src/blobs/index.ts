@@ -3,7 +3,7 @@
  * codec), plus the Node-only parts: the block cache, the cover store, atomic files and the hashing
  * of whole files.
  */
-export * from './index.browser.ts'
+
 export { writeFileAtomic } from './atomic-file.ts'
 export {
   type BlobInfo,
@@ -23,3 +23,4 @@ export {
 } from './cache/index.ts'
 export { ManifestBuilder, manifestOf, verifyBlockOnce } from './content-id.ts'
 export { BlobNotFoundError, CorruptBlobError, FsBlobStore } from './fs-blob-store.ts'
+export * from './index.browser.ts'
