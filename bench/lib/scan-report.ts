@@ -3,6 +3,7 @@
  * targets of issue 2 with PASS/MISS, sanity checks, and the printed report.
  */
 import type { BuildResult, LoadResult } from './catalog-child.ts'
+import { formatContention, type MeasuredPhase } from './contention.ts'
 import { describeMachine, type MachineFacts } from './machine.ts'
 import type { MpdBenchResult } from './mpd.ts'
 import type { ScanChildResult } from './scan-child.ts'
@@ -88,12 +89,7 @@ export interface CatalogResult {
   listMs: Spread
 }
 
-export interface Phase {
-  name: string
-  ms: number
-  /** CPU time other processes on the machine used meanwhile. */
-  othersCpuMs: number
-}
+export type Phase = MeasuredPhase
 
 export interface Target {
   what: string
@@ -450,22 +446,6 @@ export function consistencyChecks(r: Results): string[] {
 
 function runsMs(s: Spread): string {
   return `${s.runs.map((ms) => fmt(ms)).join(' / ')} ms`
-}
-
-/** Phases during which other processes took more than this share of one core (and 50 ms) are flagged. */
-const DISTURBED_SHARE = 0.05
-const DISTURBED_MIN_MS = 50
-
-function formatContention(phases: Phase[], cores: number): string[] {
-  const total = phases.reduce((sum, p) => sum + p.othersCpuMs, 0)
-  const disturbed = phases.filter(
-    (p) => p.othersCpuMs > DISTURBED_MIN_MS && p.othersCpuMs > DISTURBED_SHARE * p.ms,
-  )
-  return [
-    `Other processes used ${fmtSeconds(total)} CPU-s during the measured phases ` +
-      `(${cores} cores; near 0 means undisturbed figures)${disturbed.length > 0 ? '; disturbed phases:' : '.'}`,
-    ...disturbed.map((p) => `  ${p.name}: ${fmtSeconds(p.othersCpuMs)} CPU-s in ${fmtSeconds(p.ms)} s`),
-  ]
 }
 
 function formatDetails(r: Results): string[] {

@@ -2,6 +2,7 @@
  * The sync benchmark's results: their shape, percentiles, the targets of issue 3 with PASS/MISS,
  * sanity checks, and the printed report.
  */
+import { formatContention, type MeasuredPhase } from './contention.ts'
 import { describeMachine, type MachineFacts } from './machine.ts'
 import type { Memory } from './sync-nodes.ts'
 import { fmt, fmtSeconds, formatTable } from './table.ts'
@@ -26,13 +27,10 @@ export interface Stats {
   mean: number
 }
 
-export interface Phase {
-  name: string
-  ms: number
+/** othersCpuMs: not this benchmark, its nodes or its CLI runs. */
+export interface Phase extends MeasuredPhase {
   /** CPU time each node used meanwhile. */
   nodeCpuMs: Record<string, number>
-  /** CPU time other processes on the machine (not this benchmark, its nodes or its CLI runs) used meanwhile. */
-  othersCpuMs: number
 }
 
 export interface NodeStart {
@@ -242,26 +240,6 @@ export function consistencyChecks(r: SyncResults): string[] {
 // ---------------------------------------------------------------------------------------------------------
 // The report
 // ---------------------------------------------------------------------------------------------------------
-
-/** Phases during which other processes took more than this share of one core (and 50 ms) are flagged. */
-const DISTURBED_SHARE = 0.05
-const DISTURBED_MIN_MS = 50
-
-function formatContention(phases: Phase[], cores: number): string[] {
-  const total = phases.reduce((sum, p) => sum + p.othersCpuMs, 0)
-  const disturbed = phases.filter(
-    (p) => p.othersCpuMs > DISTURBED_MIN_MS && p.othersCpuMs > DISTURBED_SHARE * p.ms,
-  )
-  return [
-    `Other processes used ${fmtSeconds(total)} CPU-s during the measured phases ` +
-      `(${cores} cores; near 0 means undisturbed figures)${disturbed.length > 0 ? '; disturbed phases:' : '.'}`,
-    ...disturbed.map(
-      (p) =>
-        `  ${p.name}: others ${fmtSeconds(p.othersCpuMs)} CPU-s in ${fmtSeconds(p.ms)} s ` +
-        `(${fmt((100 * p.othersCpuMs) / p.ms)}% of one core)`,
-    ),
-  ]
-}
 
 function statsRow(what: string, s: Stats): string[] {
   return [what, fmt(s.n), fmt(s.p50, 1), fmt(s.p90, 1), fmt(s.p99, 1), fmt(s.max, 1), fmt(s.mean, 1)]
