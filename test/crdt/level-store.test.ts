@@ -115,3 +115,52 @@ it('keeps changes in memory and retries when a write fails', async () => {
   expect(doc2.getMap('tracks').get('kept')).toBe(true)
   await db2.close()
 })
+
+it('applies a received catalog and stores the received bytes themselves, after what was pending', async () => {
+  const other = new Y.Doc()
+  for (let i = 0; i < 50; i++) other.getMap('tracks').set(`t${i}`, { title: `T${i}`, pad: 'x'.repeat(30_000) })
+  const received = [Y.encodeStateAsUpdate(other)]
+  expect(received[0]!.length).toBeGreaterThan(1024 * 1024) // big enough to be stored unmerged
+
+  const db = openDb()
+  const doc = new Y.Doc()
+  const store = await LevelCatalogStore.open(db, doc)
+  doc.getMap('meta').set('before', 1) // pending, not flushed yet
+  await store.applyReceived(received, 'pairing')
+  doc.getMap('meta').set('after', 2)
+  await store.flush()
+
+  const stored: Uint8Array[] = []
+  for await (const value of db.sublevel<string, Uint8Array>('catalog', { valueEncoding: 'view' }).values())
+    stored.push(value)
+  // The received update is stored byte for byte, between the change before it and the one after.
+  expect(stored).toHaveLength(3)
+  expect(Buffer.from(stored[1]!).equals(Buffer.from(received[0]!))).toBe(true)
+  await db.close()
+
+  const db2 = openDb()
+  const doc2 = new Y.Doc()
+  await LevelCatalogStore.open(db2, doc2)
+  expect(doc2.getMap('tracks').size).toBe(50)
+  expect(doc2.getMap('meta').toJSON()).toEqual({ before: 1, after: 2 })
+  await db2.close()
+})
+
+it('keeps disk and memory alike when a received update cannot be applied', async () => {
+  const db = openDb()
+  const doc = new Y.Doc()
+  const store = await LevelCatalogStore.open(db, doc, { compactDelayMs: 0 })
+  doc.getMap('tracks').set('mine', 1)
+  await store.flush()
+  const garbage = new Uint8Array([1, 200, 7, 7, 7, 7, 7, 7])
+  await expect(store.applyReceived([garbage], 'pairing')).rejects.toThrow()
+  doc.getMap('tracks').set('later', 2)
+  await store.close()
+  await db.close()
+
+  const db2 = openDb()
+  const doc2 = new Y.Doc()
+  await LevelCatalogStore.open(db2, doc2)
+  expect(doc2.getMap('tracks').toJSON()).toEqual(doc.getMap('tracks').toJSON())
+  await db2.close()
+})

@@ -157,6 +157,7 @@ export class CloudlessNode {
             gater,
             deviceName: () => device.config.deviceName,
             catalogState: () => device.store.storedState(),
+            applyCatalogState: (parts, origin) => device.store.applyReceived(parts, origin),
           }),
           blobExchange: blobExchange({
             isMember: (peerId) => membership.isMember(peerId),

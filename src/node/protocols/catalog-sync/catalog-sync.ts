@@ -56,6 +56,7 @@ export class CatalogSyncService
   #lifetime = new AbortController()
   #topologyId: string | undefined
   #started = false
+  #listening = false
 
   constructor(components: CatalogSyncComponents, init: CatalogSyncInit) {
     super()
@@ -80,7 +81,6 @@ export class CatalogSyncService
     this.#lifetime = new AbortController()
     // Started before registering, so a stream arriving during registration is served.
     this.#started = true
-    this.#init.doc.on('update', this.#onDocUpdate)
     this.#init.awareness?.on('update', this.#onAwarenessUpdate)
     const { registrar } = this.#components
     await registrar.handle(this.protocol, this.#onStream, {
@@ -108,7 +108,6 @@ export class CatalogSyncService
     const { registrar } = this.#components
     if (this.#topologyId !== undefined) registrar.unregister(this.#topologyId)
     this.#topologyId = undefined
-    this.#init.doc.off('update', this.#onDocUpdate)
     this.#init.awareness?.off('update', this.#onAwarenessUpdate)
     for (const state of this.#reopen.values()) clearTimeout(state.timer)
     this.#reopen.clear()
@@ -117,6 +116,7 @@ export class CatalogSyncService
     this.#opening.clear()
     const links = [...this.#links.values()]
     this.#links.clear()
+    this.#listenWhileLinked()
     await Promise.all(links.map((link) => link.close({ signal: AbortSignal.timeout(CLOSE_TIMEOUT_MS) })))
     await registrar.unhandle(this.protocol, options)
   }
@@ -340,6 +340,7 @@ export class CatalogSyncService
     })
     // Register the new link before aborting the old one, whose close handler checks which is current.
     this.#links.set(peer, link)
+    this.#listenWhileLinked()
     previous?.abort(new StreamReplacedError(`a newer sync stream with ${peer} replaced this one`))
     this.#log('sync stream with %s open (%s)', peer, stream.direction)
     link.start()
@@ -356,6 +357,7 @@ export class CatalogSyncService
   readonly #onLinkClosed = (link: PeerLink, error: Error | undefined): void => {
     if (this.#links.get(link.peerId) !== link) return
     this.#links.delete(link.peerId)
+    this.#listenWhileLinked()
     this.safeDispatchEvent('peer:sync-lost', { detail: { peerId: link.peerId, error } })
     if (this.#started && this.#weOpenTo(link.peerId)) this.#scheduleReopen(link.peerId, link.synced)
   }
@@ -376,6 +378,20 @@ export class CatalogSyncService
     }, delay)
     state.timer.unref?.() // a number in browsers
     this.#reopen.set(peer, state)
+  }
+
+  /**
+   * Listens to the document's updates only while some peer is linked: with no listener at all, Yjs
+   * does not encode an update per transaction, and a device joining a library (no peers yet) then
+   * applies a whole catalog without encoding it again (see LevelCatalogStore.applyReceived). A link
+   * exchanges the whole state when it starts, so nothing made before it is missed.
+   */
+  #listenWhileLinked(): void {
+    const listen = this.#started && this.#links.size > 0
+    if (listen === this.#listening) return
+    this.#listening = listen
+    if (listen) this.#init.doc.on('update', this.#onDocUpdate)
+    else this.#init.doc.off('update', this.#onDocUpdate)
   }
 
   readonly #onDocUpdate = (update: Uint8Array, origin: unknown): void => {

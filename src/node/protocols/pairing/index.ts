@@ -36,6 +36,12 @@ export interface PairingInit {
    * encoding a big catalog.
    */
   catalogState?: (signal: AbortSignal) => Promise<Uint8Array[]>
+  /**
+   * Applies the catalog received when joining, in one transaction with the given origin (default:
+   * applied to the document directly). A node passes its store's applyReceived, which stores the
+   * received updates as they are instead of an update encoded anew.
+   */
+  applyCatalogState?: (parts: Uint8Array[], origin: string) => Promise<void>
   /** Addresses put into invites (default: the node's own addresses, from its address manager). */
   inviteAddresses?: () => string[]
   /** Delays after failed attempts (defaults: 0.5 s doubling to 30 s). */

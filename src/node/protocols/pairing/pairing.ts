@@ -1,6 +1,7 @@
 import type { AbortOptions, Connection, Logger, Startable, Stream } from '@libp2p/interface'
 import { TypedEventEmitter } from '@libp2p/interface'
 import * as Y from 'yjs'
+import type { Catalog } from '../../../crdt/catalog.ts'
 import { readMessages, writeMessage } from '../stream-io.ts'
 import {
   CLOCK_SKEW_ALLOWANCE_MS,
@@ -313,15 +314,15 @@ export class PairingService extends TypedEventEmitter<PairingEvents> implements 
     }
     await messages.return(undefined)
 
-    const { catalog } = this.#init
+    const { catalog, applyCatalogState = applyToDocument(catalog) } = this.#init
+    const parts: Uint8Array[] = []
+    let offset = 0
+    for (const length of reply.stateParts) {
+      parts.push(state.subarray(offset, offset + length))
+      offset += length
+    }
     try {
-      catalog.transact(() => {
-        let offset = 0
-        for (const length of reply.stateParts) {
-          Y.applyUpdate(catalog.doc, state.subarray(offset, offset + length), PAIRING_ORIGIN)
-          offset += length
-        }
-      }, PAIRING_ORIGIN)
+      await applyCatalogState(parts, PAIRING_ORIGIN)
     } catch (err) {
       throw new PairingProtocolError(`the catalog from ${inviter} cannot be applied`, { cause: err })
     }
@@ -582,5 +583,13 @@ async function closeConnection(connection: Connection): Promise<void> {
     await connection.close({ signal: AbortSignal.timeout(5_000) })
   } catch (err) {
     connection.abort(err as Error)
+  }
+}
+
+function applyToDocument(catalog: Catalog): (parts: Uint8Array[], origin: string) => Promise<void> {
+  return async (parts, origin) => {
+    catalog.transact(() => {
+      for (const part of parts) Y.applyUpdate(catalog.doc, part, origin)
+    }, origin)
   }
 }
