@@ -118,7 +118,8 @@ it('keeps changes in memory and retries when a write fails', async () => {
 
 it('applies a received catalog and stores the received bytes themselves, after what was pending', async () => {
   const other = new Y.Doc()
-  for (let i = 0; i < 50; i++) other.getMap('tracks').set(`t${i}`, { title: `T${i}`, pad: 'x'.repeat(30_000) })
+  for (let i = 0; i < 50; i++)
+    other.getMap('tracks').set(`t${i}`, { title: `T${i}`, pad: 'x'.repeat(30_000) })
   const received = [Y.encodeStateAsUpdate(other)]
   expect(received[0]!.length).toBeGreaterThan(1024 * 1024) // big enough to be stored unmerged
 
