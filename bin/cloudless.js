@@ -34,7 +34,8 @@ const MALLOC_TUNING = { MALLOC_ARENA_MAX: '2', MALLOC_MMAP_THRESHOLD_: '131072' 
 if (runsNode && !process.execArgv.includes(SMALL_HEAP) && typeof process.execve === 'function') {
   process.execve(
     process.execPath,
-    [process.execPath, SMALL_HEAP, ...process.execArgv, ...process.argv.slice(1)],
+    // --expose-gc: the node collects once after a pairing (src/node/daemon/collect-garbage.ts).
+    [process.execPath, SMALL_HEAP, '--expose-gc', ...process.execArgv, ...process.argv.slice(1)],
     { ...MALLOC_TUNING, ...process.env },
   )
 }

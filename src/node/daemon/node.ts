@@ -34,6 +34,7 @@ import {
 } from '../relay/index.ts'
 import { scan } from '../scanner/scanner.ts'
 import { watchLibrary } from '../scanner/watch.ts'
+import { collectGarbageSoon } from './collect-garbage.ts'
 import { createLibp2pNode } from './libp2p-node.ts'
 import { Redialer } from './redial.ts'
 
@@ -220,6 +221,7 @@ export class CloudlessNode {
           : `joined the library of ${name} (${peerId})`,
       )
       this.#redialer.reset()
+      collectGarbageSoon()
       // The joiner opens the first sync stream (both opening at once would replace each other's).
       if (role !== 'joiner') return
       libp2p.services.catalogSync
