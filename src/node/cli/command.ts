@@ -15,7 +15,6 @@ export interface CommandContext {
 
 export interface Command {
   name: string
-  summary: string
   /** Usage text shown by --help: synopsis, options, examples. */
   usage: string
   options: OptionSpec

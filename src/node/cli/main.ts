@@ -3,26 +3,81 @@ import { resolveHomeDir } from '../device/home.ts'
 import type { Command, CommandContext } from './command.ts'
 import { EXIT_FAILURE, EXIT_OK, EXIT_USAGE, UsageError } from './errors.ts'
 
-// Commands are loaded when used: `cloudless scan` need not load libp2p (CLI start: 0.65 s -> less).
-const COMMANDS: Record<string, () => Promise<Command>> = {
-  start: async () => (await import('./commands/start.ts')).startCommand,
-  scan: async () => (await import('./commands/scan.ts')).scanCommand,
-  tracks: async () => (await import('./commands/tracks.ts')).tracksCommand,
-  status: async () => (await import('./commands/status.ts')).statusCommand,
-  invite: async () => (await import('./commands/invite.ts')).inviteCommand,
-  join: async () => (await import('./commands/join.ts')).joinCommand,
-  devices: async () => (await import('./commands/devices.ts')).devicesCommand,
-  edit: async () => (await import('./commands/edit.ts')).editCommand,
-  rate: async () => (await import('./commands/rate.ts')).rateCommand,
-  fav: async () => (await import('./commands/fav.ts')).favCommand,
-  playlists: async () => (await import('./commands/playlists.ts')).playlistsCommand,
-  get: async () => (await import('./commands/get.ts')).getCommand,
-  pin: async () => (await import('./commands/pin.ts')).pinCommand,
-  unpin: async () => (await import('./commands/pin.ts')).unpinCommand,
-  cache: async () => (await import('./commands/pin.ts')).cacheCommand,
-  mirror: async () => (await import('./commands/pin.ts')).mirrorCommand,
-  relay: async () => (await import('./commands/relay.ts')).relayCommand,
-  'start-default': async () => (await import('./commands/start-default.ts')).startDefaultCommand,
+// Commands are loaded when used: `cloudless scan` need not load libp2p. Their summaries live here,
+// so that `cloudless --help` loads none of them (it loaded 1,496 modules, libp2p included).
+const COMMANDS: Record<string, { summary: string; load: () => Promise<Command> }> = {
+  start: {
+    summary: "Run this device's node until stopped (Ctrl+C)",
+    load: async () => (await import('./commands/start.ts')).startCommand,
+  },
+  scan: {
+    summary: 'Index music and videos in folders (remembers them for later scans)',
+    load: async () => (await import('./commands/scan.ts')).scanCommand,
+  },
+  tracks: {
+    summary: 'List the tracks and videos of the library',
+    load: async () => (await import('./commands/tracks.ts')).tracksCommand,
+  },
+  status: {
+    summary: 'Show this device and a summary of the library',
+    load: async () => (await import('./commands/status.ts')).statusCommand,
+  },
+  invite: {
+    summary: 'Invite another device into this library (single use, expires)',
+    load: async () => (await import('./commands/invite.ts')).inviteCommand,
+  },
+  join: {
+    summary: "Join another device's library with its invite",
+    load: async () => (await import('./commands/join.ts')).joinCommand,
+  },
+  devices: {
+    summary: "List the library's devices, or remove one",
+    load: async () => (await import('./commands/devices.ts')).devicesCommand,
+  },
+  edit: {
+    summary: "Fix a track's title, artists, album and other tags",
+    load: async () => (await import('./commands/edit.ts')).editCommand,
+  },
+  rate: {
+    summary: 'Rate a track from 1 to 5 stars (0 removes the rating)',
+    load: async () => (await import('./commands/rate.ts')).rateCommand,
+  },
+  fav: {
+    summary: 'Mark a track as a favourite, or unmark it',
+    load: async () => (await import('./commands/fav.ts')).favCommand,
+  },
+  playlists: {
+    summary: 'List, show, create and change playlists',
+    load: async () => (await import('./commands/playlists.ts')).playlistsCommand,
+  },
+  get: {
+    summary: 'Copy a track to a file, from whichever device holds it',
+    load: async () => (await import('./commands/get.ts')).getCommand,
+  },
+  pin: {
+    summary: 'Keep tracks, albums, artists or playlists on this device for offline use',
+    load: async () => (await import('./commands/pin.ts')).pinCommand,
+  },
+  unpin: {
+    summary: 'Let pinned tracks be evicted from the cache again',
+    load: async () => (await import('./commands/pin.ts')).unpinCommand,
+  },
+  cache: {
+    summary: 'Show the cache: size, limit, pins, what is being fetched',
+    load: async () => (await import('./commands/pin.ts')).cacheCommand,
+  },
+  mirror: {
+    summary: 'Make this device keep a full copy of the whole library',
+    load: async () => (await import('./commands/pin.ts')).mirrorCommand,
+  },
+  relay: {
+    summary: "Run a relay for your library's devices (on a host with a public address)",
+    load: async () => (await import('./commands/relay.ts')).relayCommand,
+  },
+  'start-default': {
+    summary: 'What npm start runs: index ~/Music (or the bundled sample library)',
+    load: async () => (await import('./commands/start-default.ts')).startDefaultCommand,
+  },
 }
 
 const GLOBAL_OPTIONS = {
@@ -33,12 +88,9 @@ const GLOBAL_OPTIONS = {
 } as const
 
 async function mainUsage(): Promise<string> {
-  const commands = await Promise.all(Object.values(COMMANDS).map((load) => load()))
-  const width = Math.max(...commands.map((c) => c.name.length))
-  const list = commands
-    .filter((c) => c.name !== 'start-default')
-    .map((c) => `  ${c.name.padEnd(width)}  ${c.summary}`)
-    .join('\n')
+  const commands = Object.entries(COMMANDS).filter(([name]) => name !== 'start-default')
+  const width = Math.max(...commands.map(([name]) => name.length))
+  const list = commands.map(([name, { summary }]) => `  ${name.padEnd(width)}  ${summary}`).join('\n')
   return `Usage: cloudless [<command>] [options]
 
 Without a command, cloudless indexes this device's library folders (~/Music, or the bundled sample
@@ -77,8 +129,8 @@ export async function runCli(
     io.stdout.write(`${await version()}\n`)
     return EXIT_OK
   }
-  const load = Object.hasOwn(COMMANDS, name) ? COMMANDS[name] : undefined
-  const command = load === undefined ? undefined : await load()
+  const entry = Object.hasOwn(COMMANDS, name) ? COMMANDS[name] : undefined
+  const command = entry === undefined ? undefined : await entry.load()
   if (command === undefined) {
     io.stderr.write(`cloudless: unknown command '${name}'\n\n${await mainUsage()}\n`)
     return EXIT_USAGE

@@ -6,7 +6,6 @@ import { cell, formatBytes, printJson, println } from '../output.ts'
 
 export const devicesCommand: Command = {
   name: 'devices',
-  summary: "List the library's devices, or remove one",
   usage: `Usage: cloudless devices [--json]
        cloudless devices remove <device id> [--json]
 

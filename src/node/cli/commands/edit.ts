@@ -25,7 +25,6 @@ const FIELD_NAMES: Record<string, EditableField> = {
 
 export const editCommand: Command = {
   name: 'edit',
-  summary: "Fix a track's title, artists, album and other tags",
   usage: `Usage: cloudless edit <track> [--title T] [--artist A]... [--album X] [--album-artist X]
                       [--track N] [--disc N] [--year N] [--genre G]... [--compilation yes|no]
                       [--reset <field>]... [--reset-all] [--json]

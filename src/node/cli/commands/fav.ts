@@ -7,7 +7,6 @@ import { trackLine } from './edit.ts'
 
 export const favCommand: Command = {
   name: 'fav',
-  summary: 'Mark a track as a favourite, or unmark it',
   usage: `Usage: cloudless fav <track> [--on | --off] [--json]
 
 Toggles whether a track is a favourite, on every device of the library; --on and --off set it

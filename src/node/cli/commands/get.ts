@@ -10,7 +10,6 @@ import { formatBytes, printJson, println } from '../output.ts'
 
 export const getCommand: Command = {
   name: 'get',
-  summary: 'Copy a track to a file, from whichever device holds it',
   usage: `Usage: cloudless get <trackId> -o <file> [--json]
 
 Writes the track's bytes to a file: from this device's own copy, its cache, or another device of

@@ -6,7 +6,6 @@ import { printJson, println } from '../output.ts'
 
 export const inviteCommand: Command = {
   name: 'invite',
-  summary: 'Invite another device into this library (single use, expires)',
   usage: `Usage: cloudless invite [--minutes <n>] [--json]
 
 Prints an invite for another device: a link, and a short code a person can type. It works once and

@@ -7,7 +7,6 @@ import { printJson, println } from '../output.ts'
 
 export const joinCommand: Command = {
   name: 'join',
-  summary: "Join another device's library with its invite",
   usage: `Usage: cloudless join <invite link or code> [--json]
 
 Pairs this device with the device that made the invite (cloudless invite on that device): both then

@@ -8,7 +8,6 @@ const TARGET_HELP = `<what> is a track id (or a unique prefix), an album title o
 
 export const pinCommand: Command = {
   name: 'pin',
-  summary: 'Keep tracks, albums, artists or playlists on this device for offline use',
   usage: `Usage: cloudless pin <what> [--json]
 
 Pins what you name: its files are fetched to this device in the background (see cloudless cache
@@ -32,7 +31,6 @@ Options:
 
 export const unpinCommand: Command = {
   name: 'unpin',
-  summary: 'Let pinned tracks be evicted from the cache again',
   usage: `Usage: cloudless unpin <what> [--json]
 
 Undoes cloudless pin: the files stay in the cache until it needs the room. ${TARGET_HELP}
@@ -54,7 +52,6 @@ Options:
 
 export const cacheCommand: Command = {
   name: 'cache',
-  summary: 'Show the cache: size, limit, pins, what is being fetched',
   usage: `Usage: cloudless cache [--limit <size>] [--json]
 
 Shows how much of this device's cache is used, its limit, what is pinned, and what is being
@@ -98,7 +95,6 @@ Options:
 
 export const mirrorCommand: Command = {
   name: 'mirror',
-  summary: 'Make this device keep a full copy of the whole library',
   usage: `Usage: cloudless mirror [on|off] [--json]
 
 A mirror device fetches every file of the library in the background and keeps it, verified: a

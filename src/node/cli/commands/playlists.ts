@@ -19,7 +19,6 @@ type Subcommand = (typeof SUBCOMMANDS)[number]
 
 export const playlistsCommand: Command = {
   name: 'playlists',
-  summary: 'List, show, create and change playlists',
   usage: `Usage: cloudless playlists [list]                             list the playlists
        cloudless playlists show <playlist>                     list a playlist's tracks
        cloudless playlists create <name>                       make an empty playlist

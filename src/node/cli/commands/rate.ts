@@ -8,7 +8,6 @@ import { trackLine } from './edit.ts'
 
 export const rateCommand: Command = {
   name: 'rate',
-  summary: 'Rate a track from 1 to 5 stars (0 removes the rating)',
   usage: `Usage: cloudless rate <track> <0-${MAX_RATING}> [--json]
 
 Gives a track a rating on every device of the library; 0 removes it. When two devices rate the

@@ -8,7 +8,6 @@ import { EXIT_OK, UsageError } from '../errors.ts'
 
 export const relayCommand: Command = {
   name: 'relay',
-  summary: "Run a relay for your library's devices (on a host with a public address)",
   usage: `Usage: cloudless relay --allow <device id> [options]
 
 Runs a relay-only node until stopped (Ctrl+C): a meeting point on the internet for the devices of

@@ -11,7 +11,6 @@ import { ScanProgressBar } from '../progress-bar.ts'
 
 export const scanCommand: Command = {
   name: 'scan',
-  summary: 'Index music and videos in folders (remembers them for later scans)',
   usage: `Usage: cloudless scan [<folder>...] [--watch] [--json]
 
 Finds the music and videos in the folders (and the folders scanned before), reads their tags and

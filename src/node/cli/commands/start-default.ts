@@ -21,7 +21,6 @@ const BUNDLED_LIBRARY = fileURLToPath(new URL('../../../../test/fixtures/library
  */
 export const startDefaultCommand: Command = {
   name: 'start-default',
-  summary: 'What npm start runs: index ~/Music (or the bundled sample library)',
   usage: `Usage: npm start   (cloudless start-default [--json])
 
 Indexes the folders this device already scans; on first use ~/Music when it exists, otherwise the

@@ -7,7 +7,6 @@ import { EXIT_OK, UsageError } from '../errors.ts'
 
 export const startCommand: Command = {
   name: 'start',
-  summary: "Run this device's node until stopped (Ctrl+C)",
   usage: `Usage: cloudless start [options]
 
 Runs this device's node: it joins the library's other devices over libp2p (TCP, WebSockets,

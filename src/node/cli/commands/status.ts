@@ -8,7 +8,6 @@ import { formatBytes, printJson, println } from '../output.ts'
 
 export const statusCommand: Command = {
   name: 'status',
-  summary: 'Show this device and a summary of the library',
   usage: `Usage: cloudless status [--json]
 
 Shows this device's id and name, where it keeps its data, its library folders, and how many

@@ -6,7 +6,6 @@ import { cell, formatDuration, printJson, println } from '../output.ts'
 
 export const tracksCommand: Command = {
   name: 'tracks',
-  summary: 'List the tracks and videos of the library',
   usage: `Usage: cloudless tracks [--videos | --audio] [--json]
 
 Lists every track of the library, on any device, sorted by album artist, album, disc and track.
