@@ -1,7 +1,7 @@
 import path from 'node:path'
 import { findTrack, librarySummary, listTracks, type MediaType, type TrackView } from '../../crdt/index.ts'
 import type { CloudlessNode } from '../daemon/node.ts'
-import { type ScanReport, scan } from '../scanner/scanner.ts'
+import type { ScanReport } from '../scanner/scanner.ts'
 import { type NetworkStatus, networkStatus } from './network-ops.ts'
 import { defineOp } from './op.ts'
 
@@ -12,6 +12,8 @@ export const scanOp = defineOp<{ roots: string[] }, ScanReport>({
     const roots = [...new Set([...device.config.roots, ...resolved])]
     if (resolved.some((r) => !device.config.roots.includes(r)))
       await device.saveConfig({ ...device.config, roots })
+    // Loaded here: the scanner brings music-metadata, which status, tracks and the rest never need.
+    const { scan } = await import('../scanner/scanner.ts')
     return scan(device, roots, { signal })
   },
 })
