@@ -1,7 +1,7 @@
 import { execFileSync } from 'node:child_process'
 import { fileURLToPath } from 'node:url'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import { bedAvailability, pollFor, RELAY_IP, relayBytes, runIn } from './bed.ts'
+import { bedAvailability, cutDirectPath, droppedByCut, pollFor, RELAY_IP, relayBytes, runIn } from './bed.ts'
 import { type Away, type DeviceRow, homeAsSeenFrom, setUpAway, withLogs } from './scenario.ts'
 
 /**
@@ -41,7 +41,8 @@ const homeRow = (rows: DeviceRow[], away: Away) => rows.find((r) => r.id === awa
 describe.skipIf(reason !== '')('away from home, both behind cone NATs', () => {
   let away: Away
   beforeAll(async () => {
-    away = await setUpAway({ home: 'cone', hotel: 'cone' })
+    // Two tracks: the laptop caches what it streamed, so the fallback test streams the second.
+    away = await setUpAway({ home: 'cone', hotel: 'cone' }, { trackCount: 2 })
   }, STEP_MS)
   afterAll(async () => {
     await away?.stop()
@@ -82,6 +83,43 @@ describe.skipIf(reason !== '')('away from home, both behind cone NATs', () => {
       const text = await away.laptop.cli(['status'])
       expect(text.stdout).toMatch(/Reaches {2}home: direct, [\d.]+ ms/)
     },
+    STEP_MS,
+  )
+
+  it(
+    'falls back to the relay when the direct path breaks, and the track still plays',
+    () =>
+      withLogs(away, async () => {
+        await homeAsSeenFrom(away, (r) => r.connection?.reach === 'direct', 'a direct connection to home')
+        const track = away.tracks[1]!
+        // The hotel router now drops everything between the two NATs; the relay stays reachable.
+        await cutDirectPath(true)
+        try {
+          const row = await homeAsSeenFrom(
+            away,
+            (r) => r.connection?.reach === 'relayed',
+            'home reached through the relay again',
+            240_000,
+          )
+          expect(row.connection?.address).toContain(`/p2p/${away.relay.peerId}/p2p-circuit`)
+          // The cut took packets of the direct connection: it was in use when it broke.
+          expect(await droppedByCut()).toBeGreaterThan(0)
+          const status = await away.laptop.cliJson<StatusJson>(['status'])
+          expect(status.network?.devices.find((d) => d.id === away.home.peerId)?.reach).toBe('relayed')
+          const text = await away.laptop.cli(['status'])
+          expect(text.stdout).toMatch(/Reaches {2}home: relayed, [\d.]+ ms/)
+
+          const before = await relayBytes()
+          const got = await away.laptop.get(`/stream/${track.id}`)
+          const through = (await relayBytes()) - before
+          expect(got.status).toBe(200)
+          expect(got.sha256).toBe(track.sha256)
+          // In from home and out to the hotel: twice the track, plus framing.
+          expect(through).toBeGreaterThan(track.bytes * 2)
+        } finally {
+          await cutDirectPath(false)
+        }
+      }),
     STEP_MS,
   )
 })
