@@ -1,7 +1,6 @@
-import { execFileSync } from 'node:child_process'
 import { fileURLToPath } from 'node:url'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import { bedAvailability, cutDirectPath, droppedByCut, pollFor, RELAY_IP, relayBytes, runIn } from './bed.ts'
+import { bedSkipReason, cutDirectPath, droppedByCut, pollFor, RELAY_IP, relayBytes, runIn } from './bed.ts'
 import { type Away, type DeviceRow, homeAsSeenFrom, setUpAway, withLogs } from './scenario.ts'
 
 /**
@@ -9,22 +8,8 @@ import { type Away, type DeviceRow, homeAsSeenFrom, setUpAway, withLogs } from '
  * processes in network namespaces behind real nftables NATs. Needs root, namespaces, nftables and
  * coturn (for STUN); otherwise every test here is reported as skipped, with the reason printed.
  */
-const availability = await bedAvailability()
-const reason = !availability.ok
-  ? availability.reason
-  : hasTurnserver()
-    ? ''
-    : 'coturn is not installed (apt-get install coturn): the test bed needs its STUN server'
+const reason = await bedSkipReason()
 if (reason !== '') console.warn(`test/nat skipped: ${reason}`)
-
-function hasTurnserver(): boolean {
-  try {
-    execFileSync('sh', ['-c', 'command -v turnserver'])
-    return true
-  } catch {
-    return false
-  }
-}
 
 const STRANGER = fileURLToPath(new URL('./stranger.ts', import.meta.url))
 const STEP_MS = 300_000

@@ -44,6 +44,21 @@ export async function bedAvailability(): Promise<{ ok: boolean; reason: string }
   }
 }
 
+/**
+ * Why the tests on the bed cannot run here ('' when they can): it also needs coturn for STUN.
+ * The tests skip with it, printed.
+ */
+export async function bedSkipReason(): Promise<string> {
+  const availability = await bedAvailability()
+  if (!availability.ok) return availability.reason
+  try {
+    await run('sh', ['-c', 'command -v turnserver'])
+    return ''
+  } catch {
+    return 'coturn is not installed (apt-get install coturn): the test bed needs its STUN server'
+  }
+}
+
 export type NatMode = 'cone' | 'symmetric'
 
 export async function bedUp(nat: { home: NatMode; hotel: NatMode }): Promise<void> {

@@ -1,11 +1,10 @@
-import { execFileSync } from 'node:child_process'
 import { fileURLToPath } from 'node:url'
 import type { BrowserContext, Page } from 'playwright-core'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { pageProblems, screenshot } from '../helpers/browser.ts'
-import { BedProcess, bedAvailability, pollFor, RELAY_IP, relayBytes } from './bed.ts'
+import { BedProcess, bedSkipReason, pollFor, RELAY_IP, relayBytes } from './bed.ts'
 import { NamespacedChromium } from './chromium.ts'
-import { type DeviceRow, type Home, setUpHome } from './scenario.ts'
+import { type DeviceRow, type Home, setUpHome, withLogs } from './scenario.ts'
 
 /**
  * Issue 6, the browser part, on the NAT test bed: Chromium runs inside the bed's namespaces. Like
@@ -15,22 +14,8 @@ import { type DeviceRow, type Home, setUpHome } from './scenario.ts'
  * track only the home device holds. From the hotel the page can reach home only through the
  * relay: over WebSockets to the relay, then circuit relay v2 to the home device.
  */
-const availability = await bedAvailability()
-const reason = !availability.ok
-  ? availability.reason
-  : !hasTurnserver()
-    ? 'coturn is not installed (apt-get install coturn): the test bed needs its STUN server'
-    : ''
+const reason = await bedSkipReason()
 if (reason !== '') console.warn(`test/nat (browser) skipped: ${reason}`)
-
-function hasTurnserver(): boolean {
-  try {
-    execFileSync('sh', ['-c', 'command -v turnserver'])
-    return true
-  } catch {
-    return false
-  }
-}
 
 const WEB_HOST = fileURLToPath(new URL('./web-host.ts', import.meta.url))
 const STEP_MS = 420_000
@@ -80,21 +65,10 @@ describe.skipIf(reason !== '')('the browser away from home', () => {
     await chromium?.dispose()
   }, 120_000)
 
-  /** On failure: the end of the home device's and the relay's logs. */
-  const withLogs = async (check: () => Promise<void>) => {
-    try {
-      await check()
-    } catch (error) {
-      const logs = [scene.home, scene.relay].map((p) => `--- ${p.name} (${p.place})\n${p.logTail(40)}`)
-      ;(error as Error).message += `\n${logs.join('\n')}`
-      throw error
-    }
-  }
-
   it(
     'pairs at home from the web link of `cloudless invite`',
     () =>
-      withLogs(async () => {
+      withLogs(scene, async () => {
         context = await chromium.open('home')
         const page = context.pages()[0] ?? (await context.newPage())
         const problems = pageProblems(page)
@@ -124,7 +98,7 @@ describe.skipIf(reason !== '')('the browser away from home', () => {
   it(
     'in the hotel, reaches home only through the relay and plays a track only home holds',
     () =>
-      withLogs(async () => {
+      withLogs(scene, async () => {
         expect(browserId).not.toBe('')
         const host = await BedProcess.create('hotel', 'web-host')
         scene.adopt(host)

@@ -174,13 +174,13 @@ export function homeAsSeenFrom(
 }
 
 /** Runs `check`; when it fails, the error carries the end of every process's log. */
-export async function withLogs<T>(away: Away, check: () => Promise<T>): Promise<T> {
+export async function withLogs<T>(away: Home & { laptop?: BedProcess }, check: () => Promise<T>): Promise<T> {
   try {
     return await check()
   } catch (error) {
-    const logs = [away.home, away.laptop, away.relay].map(
-      (p) => `--- ${p.name} (${p.place})\n${p.logTail(60)}`,
-    )
+    const processes =
+      away.laptop === undefined ? [away.home, away.relay] : [away.home, away.laptop, away.relay]
+    const logs = processes.map((p) => `--- ${p.name} (${p.place})\n${p.logTail(60)}`)
     ;(error as Error).message += `\n${logs.join('\n')}`
     throw error
   }
