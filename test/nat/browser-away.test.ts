@@ -79,8 +79,14 @@ describe.skipIf(reason !== '')('the browser away from home', () => {
           .poll(() => page.getByTestId('track-count').getAttribute('data-count'), { timeout: 120_000 })
           .toBe('1')
         browserId = (await page.getByTestId('status').getAttribute('data-device-id')) ?? ''
-        const devices = await scene.home.cliJson<DeviceRow[]>(['devices'])
-        expect(devices.find((d) => d.id === browserId)).toMatchObject({ online: true })
+        await pollFor(
+          'home to list the browser online',
+          async () => {
+            const rows = await scene.home.cliJson<DeviceRow[]>(['devices'])
+            return rows.find((d) => d.id === browserId)?.online === true ? true : undefined
+          },
+          60_000,
+        )
         // Home holds a reservation on the relay, so its record (synced to the page) has relayed
         // addresses: the page will need them in the hotel.
         await expect
@@ -107,7 +113,10 @@ describe.skipIf(reason !== '')('the browser away from home', () => {
         const page = context.pages()[0] ?? (await context.newPage())
         const problems = pageProblems(page)
         await page.goto(`${url}/`)
-        expect(await page.getByTestId('status').getAttribute('data-device-id')).toBe(browserId)
+        // The same device as at home: its identity came with the profile.
+        await expect
+          .poll(() => page.getByTestId('status').getAttribute('data-device-id'), { timeout: 60_000 })
+          .toBe(browserId)
         // Home's LAN addresses lead nowhere from here; its relayed address does.
         const connected = await pollFor(
           'the page to connect to home',
