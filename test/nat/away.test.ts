@@ -107,6 +107,22 @@ describe.skipIf(reason !== '')('away from home, both behind cone NATs', () => {
       }),
     STEP_MS,
   )
+
+  it(
+    'goes direct again once the path is back (the upgrade is retried, with backoff)',
+    () =>
+      withLogs(away, async () => {
+        // The previous test mended the path on its way out; retries come 30 s apart at first.
+        const row = await homeAsSeenFrom(
+          away,
+          (r) => r.connection?.reach === 'direct',
+          'a direct connection to home again',
+          STEP_MS - 30_000,
+        )
+        expect(row.connection?.address).toContain('/webrtc')
+      }),
+    STEP_MS,
+  )
 })
 
 describe.skipIf(reason !== '')('away from home, the hotel behind a symmetric NAT', () => {
