@@ -1,7 +1,6 @@
-import { execFileSync } from 'node:child_process'
 import { fileURLToPath } from 'node:url'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import { bedAvailability, pollFor, RELAY_IP, relayBytes, runIn } from './bed.ts'
+import { bedSkipReason, cutDirectPath, droppedByCut, pollFor, RELAY_IP, relayBytes, runIn } from './bed.ts'
 import { type Away, type DeviceRow, homeAsSeenFrom, setUpAway, withLogs } from './scenario.ts'
 
 /**
@@ -9,22 +8,8 @@ import { type Away, type DeviceRow, homeAsSeenFrom, setUpAway, withLogs } from '
  * processes in network namespaces behind real nftables NATs. Needs root, namespaces, nftables and
  * coturn (for STUN); otherwise every test here is reported as skipped, with the reason printed.
  */
-const availability = await bedAvailability()
-const reason = !availability.ok
-  ? availability.reason
-  : hasTurnserver()
-    ? ''
-    : 'coturn is not installed (apt-get install coturn): the test bed needs its STUN server'
+const reason = await bedSkipReason()
 if (reason !== '') console.warn(`test/nat skipped: ${reason}`)
-
-function hasTurnserver(): boolean {
-  try {
-    execFileSync('sh', ['-c', 'command -v turnserver'])
-    return true
-  } catch {
-    return false
-  }
-}
 
 const STRANGER = fileURLToPath(new URL('./stranger.ts', import.meta.url))
 const STEP_MS = 300_000
@@ -41,7 +26,8 @@ const homeRow = (rows: DeviceRow[], away: Away) => rows.find((r) => r.id === awa
 describe.skipIf(reason !== '')('away from home, both behind cone NATs', () => {
   let away: Away
   beforeAll(async () => {
-    away = await setUpAway({ home: 'cone', hotel: 'cone' })
+    // Two tracks: the laptop caches what it streamed, so the fallback test streams the second.
+    away = await setUpAway({ home: 'cone', hotel: 'cone' }, { trackCount: 2 })
   }, STEP_MS)
   afterAll(async () => {
     await away?.stop()
@@ -82,6 +68,59 @@ describe.skipIf(reason !== '')('away from home, both behind cone NATs', () => {
       const text = await away.laptop.cli(['status'])
       expect(text.stdout).toMatch(/Reaches {2}home: direct, [\d.]+ ms/)
     },
+    STEP_MS,
+  )
+
+  it(
+    'falls back to the relay when the direct path breaks, and the track still plays',
+    () =>
+      withLogs(away, async () => {
+        await homeAsSeenFrom(away, (r) => r.connection?.reach === 'direct', 'a direct connection to home')
+        const track = away.tracks[1]!
+        // The hotel router now drops everything between the two NATs; the relay stays reachable.
+        await cutDirectPath(true)
+        try {
+          const row = await homeAsSeenFrom(
+            away,
+            (r) => r.connection?.reach === 'relayed',
+            'home reached through the relay again',
+            240_000,
+          )
+          expect(row.connection?.address).toContain(`/p2p/${away.relay.peerId}/p2p-circuit`)
+          // The cut took packets of the direct connection: it was in use when it broke.
+          expect(await droppedByCut()).toBeGreaterThan(0)
+          const status = await away.laptop.cliJson<StatusJson>(['status'])
+          expect(status.network?.devices.find((d) => d.id === away.home.peerId)?.reach).toBe('relayed')
+          const text = await away.laptop.cli(['status'])
+          expect(text.stdout).toMatch(/Reaches {2}home: relayed, [\d.]+ ms/)
+
+          const before = await relayBytes()
+          const got = await away.laptop.get(`/stream/${track.id}`)
+          const through = (await relayBytes()) - before
+          expect(got.status).toBe(200)
+          expect(got.sha256).toBe(track.sha256)
+          // In from home and out to the hotel: twice the track, plus framing.
+          expect(through).toBeGreaterThan(track.bytes * 2)
+        } finally {
+          await cutDirectPath(false)
+        }
+      }),
+    STEP_MS,
+  )
+
+  it(
+    'goes direct again once the path is back (the upgrade is retried, with backoff)',
+    () =>
+      withLogs(away, async () => {
+        // The previous test mended the path on its way out; retries come 30 s apart at first.
+        const row = await homeAsSeenFrom(
+          away,
+          (r) => r.connection?.reach === 'direct',
+          'a direct connection to home again',
+          STEP_MS - 30_000,
+        )
+        expect(row.connection?.address).toContain('/webrtc')
+      }),
     STEP_MS,
   )
 })

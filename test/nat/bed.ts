@@ -17,8 +17,13 @@ const NETNS = path.join(ROOT, 'scripts/netns')
 const CLI = path.join(ROOT, 'bin/cloudless.js')
 const HTTP_GET = fileURLToPath(new URL('./http-get.mjs', import.meta.url))
 
-let prefix = process.env.CLOUDLESS_NETNS_PREFIX ?? 'clnat'
-/** Namespaces are named <prefix>-home etc.: the benchmark uses its own, so it can run beside the tests. */
+/**
+ * Namespaces are named <prefix>-home etc. Each test process has its own prefix (its pid), so that
+ * test files, the benchmark and other people's test runs on the same machine each have a bed of
+ * their own; a bed left behind by a run that died is torn down by the next bedUp.
+ */
+const RUN_PREFIX = /^clnat(\d+)$/
+let prefix = process.env.CLOUDLESS_NETNS_PREFIX ?? `clnat${process.pid}`
 export function setBedPrefix(value: string): void {
   prefix = value
 }
@@ -39,10 +44,51 @@ export async function bedAvailability(): Promise<{ ok: boolean; reason: string }
   }
 }
 
+/**
+ * Why the tests on the bed cannot run here ('' when they can): it also needs coturn for STUN.
+ * The tests skip with it, printed.
+ */
+export async function bedSkipReason(): Promise<string> {
+  const availability = await bedAvailability()
+  if (!availability.ok) return availability.reason
+  try {
+    await run('sh', ['-c', 'command -v turnserver'])
+    return ''
+  } catch {
+    return 'coturn is not installed (apt-get install coturn): the test bed needs its STUN server'
+  }
+}
+
 export type NatMode = 'cone' | 'symmetric'
 
 export async function bedUp(nat: { home: NatMode; hotel: NatMode }): Promise<void> {
+  await reapDeadBeds()
   await run('bash', [path.join(NETNS, 'up.sh'), '--home', nat.home, '--hotel', nat.hotel], scriptEnv())
+}
+
+/** Tears down beds of test processes that are gone (killed before their afterAll ran). */
+async function reapDeadBeds(): Promise<void> {
+  const { stdout } = await run('ip', ['netns', 'list'])
+  const dead = new Set<string>()
+  for (const line of stdout.split('\n')) {
+    const owner = RUN_PREFIX.exec(line.split(/[\s]/)[0]?.split('-')[0] ?? '')
+    if (owner === null || isAlive(Number(owner[1]))) continue
+    dead.add(owner[0])
+  }
+  for (const other of dead) {
+    await run('bash', [path.join(NETNS, 'down.sh')], {
+      env: { ...process.env, CLOUDLESS_NETNS_PREFIX: other },
+    })
+  }
+}
+
+function isAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0)
+    return true
+  } catch (error) {
+    return (error as NodeJS.ErrnoException).code === 'EPERM'
+  }
 }
 
 export async function bedDown(): Promise<void> {
@@ -52,6 +98,20 @@ export async function bedDown(): Promise<void> {
 /** Changes one router's NAT (new flows only; restart the device for a clean start). */
 export async function setNat(router: 'home' | 'hotel', mode: NatMode): Promise<void> {
   await run('bash', [path.join(NETNS, 'nat.sh'), router, mode], scriptEnv())
+}
+
+/**
+ * Breaks (true) or mends (false) the direct path between the home and the hotel NATs (cut.sh):
+ * their paths to the relay and to STUN stay up.
+ */
+export async function cutDirectPath(on: boolean): Promise<void> {
+  await run('bash', [path.join(NETNS, 'cut.sh'), on ? 'on' : 'off'], scriptEnv())
+}
+
+/** Packets the cut has dropped so far: more than 0 once the devices tried the direct path. */
+export async function droppedByCut(): Promise<number> {
+  const { stdout } = await run('bash', [path.join(NETNS, 'cut.sh'), 'dropped'], scriptEnv())
+  return Number(stdout.trim())
 }
 
 /** Bytes through the relay's internet link so far (in + out). */
@@ -101,16 +161,21 @@ export class BedProcess {
   }
 
   /** Starts `cloudless <args...> --json --home <home>` and waits for its first JSON line. */
-  async start(args: string[], options: { timeoutMs?: number } = {}): Promise<Record<string, unknown>> {
+  start(args: string[], options: { timeoutMs?: number } = {}): Promise<Record<string, unknown>> {
     this.#args = args
-    const child = spawn(
-      'ip',
-      ['netns', 'exec', nsOf(this.place), process.execPath, CLI, ...args, '--json', '--home', this.home],
-      {
-        stdio: ['ignore', 'pipe', 'pipe'],
-        env: { ...process.env, CLOUDLESS_LOG: 'debug' },
-      },
-    )
+    return this.#spawn([CLI, ...args, '--json', '--home', this.home], options)
+  }
+
+  /** Starts another script of ours (one that prints a JSON line once it is ready) in the namespace. */
+  startScript(script: string, args: string[], options: { timeoutMs?: number } = {}) {
+    return this.#spawn([script, ...args], options)
+  }
+
+  async #spawn(argv: string[], options: { timeoutMs?: number }): Promise<Record<string, unknown>> {
+    const child = spawn('ip', ['netns', 'exec', nsOf(this.place), process.execPath, ...argv], {
+      stdio: ['ignore', 'pipe', 'pipe'],
+      env: { ...process.env, CLOUDLESS_LOG: 'debug' },
+    })
     this.child = child
     child.stderr?.on('data', (d) => {
       this.log += d

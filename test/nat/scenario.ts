@@ -19,10 +19,10 @@ export interface DeviceRow {
   connection: { address: string; reach: 'lan' | 'direct' | 'relayed'; rttMs: number | null } | null
 }
 
-export interface Away {
+/** The home side of the story: the bed, the home device holding the tracks, and the relay. */
+export interface Home {
   relay: BedProcess
   home: BedProcess
-  laptop: BedProcess
   relayAddress: string
   trackId: string
   trackSha256: string
@@ -35,6 +35,11 @@ export interface Away {
   adopt(process: BedProcess): void
 }
 
+export interface Away extends Home {
+  laptop: BedProcess
+}
+
+const STUN = ['--stun', STUN_URL]
 const LAPTOP_PORTS = [
   '--tcp-port',
   '7760',
@@ -47,14 +52,13 @@ const LAPTOP_PORTS = [
 ]
 
 /**
- * The story of issue 6, up to the point where the laptop is in the hotel: the home device holds a
- * track (noise, so it does not compress) and uses a relay; the laptop is paired at home, then
- * started in the hotel, where it reaches home through the relay.
+ * Builds the bed; the home device holds tracks (noise, so they do not compress) and uses a relay,
+ * on which it holds a reservation when this returns.
  */
-export async function setUpAway(
+export async function setUpHome(
   nat: { home: NatMode; hotel: NatMode },
   options: { trackSeconds?: number; trackCount?: number } = {},
-): Promise<Away> {
+): Promise<Home> {
   const trackSeconds = options.trackSeconds ?? 30
   const trackCount = options.trackCount ?? 1
   await bedUp(nat)
@@ -86,31 +90,24 @@ export async function setUpAway(
     await relay.start(['relay', '--allow', status.device.id])
     const relayAddress = `/ip4/${RELAY_IP}/tcp/7750/p2p/${relay.peerId}`
 
-    const stun = ['--stun', STUN_URL]
-    await home.start(['start', '--name', 'home', '--no-mdns', '--relay', relayAddress, ...stun])
+    await home.start(['start', '--name', 'home', '--no-mdns', '--relay', relayAddress, ...STUN])
     const tracks = await home.cliJson<Array<{ id: string; title: string }>>(['tracks'])
     const ids = made.map((m) => tracks.find((t) => t.title === m.title)?.id)
     if (ids.some((id) => id === undefined))
       throw new Error(`the home device did not index the tracks: ${JSON.stringify(tracks)}`)
     const madeTracks = made.map((m, i) => ({ id: ids[i]!, sha256: m.sha256, bytes: m.bytes }))
-
-    // Paired at home, on the LAN, like a laptop before the trip.
-    const atHome = await BedProcess.create('home', 'laptop')
-    processes.push(atHome)
-    await atHome.start(['start', '--name', 'laptop', '--no-mdns', ...LAPTOP_PORTS, ...stun])
-    const invite = await home.cliJson<{ link: string }>(['invite'])
-    const joined = await atHome.cli(['join', invite.link], 120_000)
-    if (joined.code !== 0) throw new Error(`join failed: ${joined.stderr}\n${atHome.logTail()}`)
-    await atHome.stop()
-
-    const laptop = atHome.moveTo('hotel')
-    processes.push(laptop)
-    await laptop.start(['start', '--no-mdns'])
+    await pollFor(
+      'the home device to hold a reservation on the relay',
+      async () => {
+        const s = await home.cliJson<{ network: { relays: Array<{ state: string }> } | null }>(['status'])
+        return s.network?.relays[0]?.state === 'reserved' ? true : undefined
+      },
+      120_000,
+    )
     const first = madeTracks[0]!
     return {
       relay,
       home,
-      laptop,
       relayAddress,
       trackId: first.id,
       trackSha256: first.sha256,
@@ -123,6 +120,37 @@ export async function setUpAway(
     const logs = processes.map((p) => `--- ${p.name} (${p.place})\n${p.logTail(30)}`).join('\n')
     await stop()
     throw new Error(`${(error as Error).message}\n${logs}`)
+  }
+}
+
+/**
+ * The story of issue 6, up to the point where the laptop is in the hotel: the home device holds a
+ * track and uses a relay (setUpHome); the laptop is paired at home, then started in the hotel,
+ * where it reaches home through the relay.
+ */
+export async function setUpAway(
+  nat: { home: NatMode; hotel: NatMode },
+  options: { trackSeconds?: number; trackCount?: number } = {},
+): Promise<Away> {
+  const home = await setUpHome(nat, options)
+  try {
+    // Paired at home, on the LAN, like a laptop before the trip.
+    const atHome = await BedProcess.create('home', 'laptop')
+    home.adopt(atHome)
+    await atHome.start(['start', '--name', 'laptop', '--no-mdns', ...LAPTOP_PORTS, ...STUN])
+    const invite = await home.home.cliJson<{ link: string }>(['invite'])
+    const joined = await atHome.cli(['join', invite.link], 120_000)
+    if (joined.code !== 0) throw new Error(`join failed: ${joined.stderr}\n${atHome.logTail()}`)
+    await atHome.stop()
+
+    const laptop = atHome.moveTo('hotel')
+    home.adopt(laptop)
+    await laptop.start(['start', '--no-mdns'])
+    return { ...home, laptop }
+  } catch (error) {
+    const logs = [home.home, home.relay].map((p) => `--- ${p.name} (${p.place})\n${p.logTail(30)}`)
+    await home.stop()
+    throw new Error(`${(error as Error).message}\n${logs.join('\n')}`)
   }
 }
 
@@ -146,13 +174,13 @@ export function homeAsSeenFrom(
 }
 
 /** Runs `check`; when it fails, the error carries the end of every process's log. */
-export async function withLogs<T>(away: Away, check: () => Promise<T>): Promise<T> {
+export async function withLogs<T>(away: Home & { laptop?: BedProcess }, check: () => Promise<T>): Promise<T> {
   try {
     return await check()
   } catch (error) {
-    const logs = [away.home, away.laptop, away.relay].map(
-      (p) => `--- ${p.name} (${p.place})\n${p.logTail(60)}`,
-    )
+    const processes =
+      away.laptop === undefined ? [away.home, away.relay] : [away.home, away.laptop, away.relay]
+    const logs = processes.map((p) => `--- ${p.name} (${p.place})\n${p.logTail(60)}`)
     ;(error as Error).message += `\n${logs.join('\n')}`
     throw error
   }

@@ -1,7 +1,6 @@
 import { autoNATv2 } from '@libp2p/autonat-v2'
 import { circuitRelayTransport } from '@libp2p/circuit-relay-v2'
 import { dcutr } from '@libp2p/dcutr'
-import type { ConnectionGater, PeerId } from '@libp2p/interface'
 import { uPnPNAT } from '@libp2p/upnp-nat'
 import { webRTC } from '@libp2p/webrtc'
 
@@ -59,23 +58,4 @@ function iceServer(url: string): { urls: string; username?: string; credential?:
   const turn = /^(turns?):([^:@]+):([^@]+)@(.+)$/.exec(url)
   if (turn === null) return { urls: url }
   return { urls: `${turn[1]}:${turn[4]}`, username: turn[2]!, credential: turn[3]! }
-}
-
-/**
- * The device's gater, letting its relays through as well: a relay is not a device of the library,
- * and the access gater refuses everyone else (handlers still refuse it anything but relaying).
- */
-export function withRelays(
-  gater: ConnectionGater,
-  relays: { isRelay(peerId: string): boolean },
-): ConnectionGater {
-  const relay = (peer: PeerId) => relays.isRelay(peer.toString())
-  return {
-    ...gater,
-    denyDialPeer: async (peer) => !relay(peer) && (await gater.denyDialPeer?.(peer)) === true,
-    denyInboundEncryptedConnection: async (peer, conn) =>
-      !relay(peer) && (await gater.denyInboundEncryptedConnection?.(peer, conn)) === true,
-    denyOutboundEncryptedConnection: async (peer, conn) =>
-      !relay(peer) && (await gater.denyOutboundEncryptedConnection?.(peer, conn)) === true,
-  }
 }

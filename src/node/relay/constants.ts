@@ -10,3 +10,6 @@ export const DEFAULT_RELAY_WS_PORT = 7751
 
 /** The catalog map that holds library-wide network settings ('relays' -> string[] of multiaddrs). */
 export const NETWORK_SETTINGS_MAP = 'network'
+
+/** @libp2p/webrtc's protocol for setting up WebRTC through a relay (not exported by it). */
+export const WEBRTC_SIGNALING_PROTOCOL = '/webrtc-signaling/0.0.1'

@@ -12,3 +12,8 @@ export class BadRelayAddressError extends Error {
 export class RelayStateFileError extends Error {
   override name = 'RelayStateFileError'
 }
+
+/** A direct (hole-punched) connection stopped carrying anything: its path broke. */
+export class DirectPathBrokenError extends Error {
+  override name = 'DirectPathBrokenError'
+}

@@ -10,7 +10,6 @@ export {
   type AwaySettings,
   awayServices,
   awayTransports,
-  withRelays,
 } from './away-libp2p.ts'
 export { DirectUpgrader } from './direct-upgrade.ts'
 export { BadRelayAddressError, RelayRefusedError, RelayStateFileError } from './errors.ts'
@@ -24,3 +23,4 @@ export {
   onRelaysChange,
   setLibraryRelays,
 } from './relay-setting.ts'
+export { withRelays } from './with-relays.ts'

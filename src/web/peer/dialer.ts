@@ -1,7 +1,7 @@
 import type { Libp2p } from '@libp2p/interface'
 import { peerIdFromString } from '@libp2p/peer-id'
 import { type Multiaddr, multiaddr } from '@multiformats/multiaddr'
-import { WebRTCDirect, WebSockets } from '@multiformats/multiaddr-matcher'
+import { Circuit, WebRTCDirect, WebSockets } from '@multiformats/multiaddr-matcher'
 
 export interface DialTarget {
   peerId: string
@@ -13,12 +13,18 @@ interface Backoff {
   nextAt: number
 }
 
-/** Addresses a page can dial: WebRTC-Direct (with its certhash) and WebSockets. */
+/**
+ * Addresses a page can dial: WebRTC-Direct (with its certhash) and WebSockets, and relayed ones
+ * (`<relay>/p2p-circuit/p2p/<device>`) whose relay it reaches over one of those.
+ */
 export function browserDialable(addresses: string[]): Multiaddr[] {
+  const direct = (ma: Multiaddr) => WebRTCDirect.matches(ma) || WebSockets.matches(ma)
   return addresses.flatMap((text) => {
     try {
       const ma = multiaddr(text)
-      return WebRTCDirect.matches(ma) || WebSockets.matches(ma) ? [ma] : []
+      if (direct(ma)) return [ma]
+      // Circuit does not match `/p2p-circuit/webrtc` (WebRTC through the relay, not set up here).
+      return Circuit.matches(ma) && direct(multiaddr(text.split('/p2p-circuit')[0])) ? [ma] : []
     } catch {
       return []
     }
@@ -75,9 +81,7 @@ export class Dialer {
       )
       if (targets.length === 0) continue
       this.#dialing.add(peerId)
-      const signal = AbortSignal.any([this.#controller.signal, AbortSignal.timeout(20_000)])
-      this.#libp2p
-        .dial(targets, { signal })
+      this.#dial(targets)
         .then(() => this.#backoff.delete(peerId))
         .catch(() => {
           const attempts = (backoff?.attempts ?? 0) + 1
@@ -85,5 +89,26 @@ export class Dialer {
         })
         .finally(() => this.#dialing.delete(peerId))
     }
+  }
+
+  /**
+   * The device's own addresses first, its relayed ones only when none of those works: libp2p
+   * would dial a relayed address on a public relay before a LAN address, and a page at home must
+   * not stream through the relay. (A page that later comes home keeps its relayed connection
+   * until it drops; Node devices move theirs, see src/node/relay/direct-upgrade.ts.)
+   */
+  async #dial(targets: Multiaddr[]): Promise<void> {
+    const relayed = targets.filter((ma) => ma.toString().includes('/p2p-circuit'))
+    const own = targets.filter((ma) => !relayed.includes(ma))
+    const signal = () => AbortSignal.any([this.#controller.signal, AbortSignal.timeout(20_000)])
+    if (own.length > 0) {
+      try {
+        await this.#libp2p.dial(own, { signal: signal() })
+        return
+      } catch (error) {
+        if (relayed.length === 0 || this.#controller.signal.aborted) throw error
+      }
+    }
+    await this.#libp2p.dial(relayed, { signal: signal() })
   }
 }

@@ -1,4 +1,5 @@
 import { noise } from '@chainsafe/libp2p-noise'
+import { circuitRelayTransport } from '@libp2p/circuit-relay-v2'
 import { identify } from '@libp2p/identify'
 import type { ConnectionGater, Libp2p, PrivateKey } from '@libp2p/interface'
 import { ping } from '@libp2p/ping'
@@ -22,7 +23,9 @@ export interface BrowserLibp2pOptions<S extends Record<string, unknown>> {
 /**
  * The page's libp2p node: it dials Node devices over WebRTC-Direct and WebSockets and listens on
  * nothing (a page cannot); devices reach it over the connections it opens. No peer discovery:
- * it dials the addresses the devices publish in the catalog (dialer.ts).
+ * it dials the addresses the devices publish in the catalog (dialer.ts). Away from home it
+ * reaches them through the library's relay (circuit relay v2, the relay dialled over one of those
+ * transports), at the relayed addresses the devices publish; it holds no reservation itself.
  */
 export async function createBrowserLibp2p<S extends Record<string, unknown>>(
   options: BrowserLibp2pOptions<S>,
@@ -31,7 +34,10 @@ export async function createBrowserLibp2p<S extends Record<string, unknown>>(
   return createLibp2p({
     privateKey: options.privateKey,
     addresses: { listen: [] },
-    transports: chosen.map((t) => (t === 'webrtc-direct' ? webRTCDirect() : webSockets())),
+    transports: [
+      ...chosen.map((t) => (t === 'webrtc-direct' ? webRTCDirect() : webSockets())),
+      circuitRelayTransport(),
+    ],
     connectionEncrypters: [noise()],
     streamMuxers: [yamux()],
     connectionGater: options.connectionGater,

@@ -5,6 +5,8 @@ import { enforceRevocations, Membership } from '../../node/access/index.ts'
 import { type BlobExchange, blobExchange } from '../../node/protocols/blob/index.ts'
 import { type CatalogSync, catalogSync } from '../../node/protocols/catalog-sync/index.ts'
 import { InviteBook, type JoinResult, type Pairing, pairing } from '../../node/protocols/pairing/index.ts'
+import { isLibraryRelay } from '../../node/relay/relay-setting.ts'
+import { withRelays } from '../../node/relay/with-relays.ts'
 import { openCatalog } from './catalog-store.ts'
 import { browserDeviceName } from './device-name.ts'
 import { Dialer, type DialTarget } from './dialer.ts'
@@ -68,7 +70,9 @@ export class WebPeer extends EventTarget {
     const libp2p = await createBrowserLibp2p({
       privateKey,
       ...(options.transports === undefined ? {} : { transports: options.transports }),
-      connectionGater: gater,
+      // The library's relays (a catalog setting) are let through too: away from home the page
+      // reaches the devices through them.
+      connectionGater: withRelays(gater, { isRelay: (peerId) => isLibraryRelay(catalog.doc, peerId) }),
       services: {
         catalogSync: catalogSync({
           doc: catalog.doc,
