@@ -34,6 +34,8 @@ export interface PairingPeerOptions {
   throttle?: FailureThrottleInit
   invites?: InviteBookInit
   strangerConnectionTtlMs?: number
+  /** Peer ids of the library's relays (pairing's isRelay). */
+  relays?: string[]
   /** Also run catalog sync, allowing members only (its library id is fixed at start). */
   catalogSync?: boolean
   /** Send joiners every update the catalog has had, as a store would, instead of one encoded state. */
@@ -75,6 +77,7 @@ export async function startPairingPeer(options: PairingPeerOptions): Promise<Pai
         ...(options.strangerConnectionTtlMs === undefined
           ? {}
           : { strangerConnectionTtlMs: options.strangerConnectionTtlMs }),
+        ...(options.relays === undefined ? {} : { isRelay: (peerId) => options.relays!.includes(peerId) }),
       }),
       ...(options.catalogSync === true
         ? {

@@ -14,6 +14,7 @@ import {
   UnknownDeviceError,
 } from '../../src/node/access/index.ts'
 import { CATALOG_SYNC_PROTOCOL } from '../../src/node/protocols/catalog-sync/index.ts'
+import { STRANGER_SWEEP_DELAY_MS } from '../../src/node/protocols/pairing/constants.ts'
 import { PAIRING_PROTOCOL } from '../../src/node/protocols/pairing/index.ts'
 import { decodeReply } from '../../src/node/protocols/pairing/messages.ts'
 import { readMessages, writeMessage } from '../../src/node/protocols/stream-io.ts'
@@ -243,6 +244,24 @@ describe('connection gater', () => {
     )
     await waitFor(() => inviter.node.getConnections(stranger.node.peerId).length === 0, 5_000, 'the ttl')
     expect(performance.now() - opened).toBeGreaterThan(200)
+  })
+})
+
+describe('the library relay', () => {
+  it('stays connected: neither the stranger ttl nor the sweep after the last invite closes it', async () => {
+    const relay = await peer('relay')
+    const inviter = await peer('desktop', { strangerConnectionTtlMs: 300, relays: [relay.id] })
+    const stranger = await peer('stranger')
+    const invite = await inviter.pairing.createInvite()
+    for (const other of [relay, stranger]) {
+      other.gater.expectOutbound({ peerId: inviter.id })
+      await other.node.dial(inviter.node.getMultiaddrs(), { signal: AbortSignal.timeout(10_000) })
+    }
+    inviter.pairing.cancelInvite(invite.id)
+    // The stranger's connection goes (ttl and sweep); the relay's, opened the same way, stays.
+    await waitFor(() => inviter.node.getConnections(stranger.node.peerId).length === 0, 8_000, 'the sweep')
+    await new Promise((resolve) => setTimeout(resolve, STRANGER_SWEEP_DELAY_MS + 500))
+    expect(inviter.node.getConnections(relay.node.peerId)).toHaveLength(1)
   })
 })
 

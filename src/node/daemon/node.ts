@@ -159,6 +159,7 @@ export class CloudlessNode {
             deviceName: () => device.config.deviceName,
             catalogState: () => device.store.storedState(),
             applyCatalogState: (parts, origin) => device.store.applyReceived(parts, origin),
+            isRelay: (peerId) => isLibraryRelay(catalog.doc, peerId),
           }),
           blobExchange: blobExchange({
             isMember: (peerId) => membership.isMember(peerId),

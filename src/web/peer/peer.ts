@@ -86,6 +86,7 @@ export class WebPeer extends EventTarget {
           gater,
           deviceName: name,
           inviteAddresses: () => [],
+          isRelay: (peerId) => isLibraryRelay(catalog.doc, peerId),
         }),
         blobExchange: blobExchange({
           isMember: (peerId) => membership.isMember(peerId),

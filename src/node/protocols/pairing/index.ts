@@ -48,6 +48,11 @@ export interface PairingInit {
   throttle?: FailureThrottleInit
   /** Default time limit for `join` (2 min). */
   joinTimeoutMs?: number
+  /**
+   * The library's relays: not members, yet not strangers either. Their connections are never
+   * closed as strangers' are (devices away from home reach each other through them).
+   */
+  isRelay?: (peerId: string) => boolean
   /** Connections from non-members are closed after this (4 min). */
   strangerConnectionTtlMs?: number
   log?: Logger

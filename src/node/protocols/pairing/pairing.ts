@@ -506,7 +506,7 @@ export class PairingService extends TypedEventEmitter<PairingEvents> implements 
 
   readonly #onConnectionOpen = (event: CustomEvent<Connection>): void => {
     const connection = event.detail
-    if (this.#init.membership.isMember(connection.remotePeer.toString())) return
+    if (!this.#isStranger(connection.remotePeer.toString())) return
     const ttl = this.#init.strangerConnectionTtlMs ?? STRANGER_CONNECTION_TTL_MS
     const timer = setTimeout(() => {
       this.#strangerTimers.delete(connection.id)
@@ -538,10 +538,14 @@ export class PairingService extends TypedEventEmitter<PairingEvents> implements 
 
   #closeIfStranger(connection: Connection): void {
     const peer = connection.remotePeer.toString()
-    if (!this.#started || this.#init.membership.isMember(peer) || this.#joining.has(peer)) return
+    if (!this.#started || !this.#isStranger(peer) || this.#joining.has(peer)) return
     if (connection.status !== 'open') return
     this.#log('closing the connection to %s: not a device of this library', peer)
     void closeConnection(connection)
+  }
+
+  #isStranger(peer: string): boolean {
+    return !this.#init.membership.isMember(peer) && this.#init.isRelay?.(peer) !== true
   }
 
   #deviceName(): string {
