@@ -5,6 +5,7 @@ import { h } from './dom.ts'
 import { saveFirstScreen } from './first-screen.ts'
 import type { LibraryModel } from './library-model.ts'
 import { showMenu } from './menu.ts'
+import type { Sequence } from './play-queue.ts'
 import { VirtualList } from './virtual-list.ts'
 
 const ROW_HEIGHT = 44
@@ -49,10 +50,11 @@ export class LibraryView {
   readonly #heading: HTMLElement
   readonly #actions: HTMLElement
   #source: Source = { kind: 'all' }
-  #visible: Item[] = []
+  #visible: Sequence<Item> = []
   #query = ''
   #playing: string | undefined
-  onPlay: (track: TrackView, queue: TrackView[]) => void = () => {}
+  /** A row was clicked: play `track`, which is at `index` of `queue`. */
+  onPlay: (track: TrackView, queue: Sequence<TrackView>, index: number) => void = () => {}
   /** The source was deleted (a playlist): the app shows another. */
   onSourceGone: () => void = () => {}
 
@@ -108,11 +110,20 @@ export class LibraryView {
     this.#list.refresh()
   }
 
-  #items(): Item[] {
+  /** The source's items; "All tracks" decodes a track only when its row is drawn. */
+  #items(): Sequence<Item> {
     const source = this.#source
     switch (source.kind) {
-      case 'all':
-        return this.#model.tracks.map((track) => ({ track }))
+      case 'all': {
+        const tracks = this.#model.sequence()
+        return {
+          length: tracks.length,
+          at: (index) => {
+            const track = tracks.at(index)
+            return track === undefined ? undefined : { track }
+          },
+        }
+      }
       case 'videos':
         return this.#model.tracks.filter((t) => t.mediaType === 'video').map((track) => ({ track }))
       case 'favourites':
@@ -143,19 +154,20 @@ export class LibraryView {
 
   #apply(): void {
     const words = this.#query.split(/\s+/).filter(Boolean)
-    this.#visible = this.#items().filter(({ track }) => {
-      const text = this.#model.searchText(track.id)
-      return words.every((w) => text.includes(w))
-    })
+    const items = this.#items()
+    this.#visible =
+      words.length === 0
+        ? items
+        : toArray(items).filter(({ track }) => {
+            const text = this.#model.searchText(track.id)
+            return words.every((w) => text.includes(w))
+          })
     this.#count.textContent = `${this.#visible.length} ${this.#visible.length === 1 ? 'item' : 'items'}`
     this.#count.dataset.count = String(this.#visible.length)
     this.#renderHead()
     this.#list.setItems(this.#visible)
     if (this.#source.kind === 'all' && words.length === 0) {
-      saveFirstScreen(
-        this.#peer.deviceId,
-        this.#visible.map((i) => i.track),
-      )
+      saveFirstScreen(this.#peer.deviceId, this.#model.sequence())
     }
   }
 
@@ -172,7 +184,7 @@ export class LibraryView {
           {
             type: 'button',
             'data-testid': 'view-pin',
-            onclick: () => void this.#pins.pin(this.#items().map((i) => i.track.id)),
+            onclick: () => void this.#pins.pin(toArray(this.#items()).map((i) => i.track.id)),
           },
           'Keep offline',
         ),
@@ -287,11 +299,9 @@ export class LibraryView {
       ),
       more,
     )
+    const visible = this.#visible
     row.addEventListener('click', () =>
-      this.onPlay(
-        track,
-        this.#visible.map((item) => item.track),
-      ),
+      this.onPlay(track, { length: visible.length, at: (i) => visible.at(i)?.track }, index),
     )
     return row
   }
@@ -341,4 +351,14 @@ export class LibraryView {
     }
     return items
   }
+}
+
+function toArray<T>(items: Sequence<T>): T[] {
+  if (Array.isArray(items)) return items
+  const out: T[] = []
+  for (let i = 0; i < items.length; i++) {
+    const item = items.at(i)
+    if (item !== undefined) out.push(item)
+  }
+  return out
 }

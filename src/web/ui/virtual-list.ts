@@ -1,4 +1,5 @@
 import { h } from './dom.ts'
+import type { Sequence } from './play-queue.ts'
 
 /** The first rows on screen (those of first-screen.ts, when it has any): bench:web's "first screen". */
 export const FIRST_ROWS_MARK = 'cloudless:first-rows'
@@ -21,7 +22,7 @@ export class VirtualList<T> {
   readonly element: HTMLElement
   readonly #spacer: HTMLElement
   readonly #options: VirtualListOptions<T>
-  #items: T[] = []
+  #items: Sequence<T> = []
   #frame = 0
 
   constructor(options: VirtualListOptions<T>) {
@@ -36,7 +37,8 @@ export class VirtualList<T> {
     new ResizeObserver(() => this.#schedule()).observe(this.element)
   }
 
-  setItems(items: T[]): void {
+  /** The items: an array, or a sequence that makes an item when its row is drawn. */
+  setItems(items: Sequence<T>): void {
     this.#items = items
     this.#spacer.style.height = `${items.length * this.#options.rowHeight}px`
     this.#schedule()
@@ -63,7 +65,9 @@ export class VirtualList<T> {
     const last = Math.min(this.#items.length, first + visible)
     const rows: HTMLElement[] = []
     for (let i = first; i < last; i++) {
-      const row = render(this.#items[i]!, i)
+      const item = this.#items.at(i)
+      if (item === undefined) continue
+      const row = render(item, i)
       row.style.top = `${i * rowHeight}px`
       rows.push(row)
     }
