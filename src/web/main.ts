@@ -89,6 +89,8 @@ async function main(): Promise<void> {
 
   const showLibrary = (cache?: ListingCache) => {
     const model = new LibraryModel(peer, cache)
+    // For tests and the curious: the listing.
+    Object.assign(globalThis, { cloudlessLibrary: model })
     const library = new LibraryView(peer, model, pins)
     const browse = new BrowseView(model)
     const sidebar = new Sidebar(peer)

@@ -23,6 +23,8 @@ export interface GenreView {
 
 /** All tracks are in order (from the kept order or a full listing): bench:web reads it. */
 export const TRACKS_LISTED_MARK = 'cloudless:tracks-listed'
+/** Every track was decoded and sorted anew (once per page load, or after a big change). */
+export const LISTED_ALL_MARK = 'cloudless:listed-all'
 /** The order of all tracks was written to IndexedDB for the next page load. */
 export const LISTING_SAVED_MARK = 'cloudless:listing-saved'
 
@@ -118,6 +120,15 @@ export class LibraryModel extends EventTarget {
     }
   }
 
+  /** True when IndexedDB holds the order of the catalog as it is now (the next load starts with it). */
+  get orderKept(): boolean {
+    return (
+      this.#dirty.size === 0 &&
+      this.#savedFingerprint !== undefined &&
+      this.#savedFingerprint === listingFingerprint(this.#peer.catalog)
+    )
+  }
+
   /** True once every track is decoded (search and browsing are then instant). */
   get complete(): boolean {
     return this.#complete
@@ -175,6 +186,7 @@ export class LibraryModel extends EventTarget {
   /** Lists every track anew: decode all, sort all. */
   #listAll(): void {
     const tracks = listTracks(this.#peer.catalog)
+    performance.mark(LISTED_ALL_MARK)
     this.#views.clear()
     this.#text.clear()
     for (const track of tracks) this.#views.set(track.id, track)
