@@ -23,6 +23,8 @@ export interface GenreView {
 
 /** All tracks are in order (from the kept order or a full listing): bench:web reads it. */
 export const TRACKS_LISTED_MARK = 'cloudless:tracks-listed'
+/** Every track is decoded: search and browsing have all they need. */
+export const TRACKS_DECODED_MARK = 'cloudless:tracks-decoded'
 /** Every track was decoded and sorted anew (once per page load, or after a big change). */
 export const LISTED_ALL_MARK = 'cloudless:listed-all'
 /** The order of all tracks was written to IndexedDB for the next page load. */
@@ -195,6 +197,7 @@ export class LibraryModel extends EventTarget {
     this.#complete = true
     this.#decoding = undefined
     this.#derivedChanged()
+    if (performance.getEntriesByName(TRACKS_DECODED_MARK).length === 0) performance.mark(TRACKS_DECODED_MARK)
   }
 
   #observe(): void {
@@ -321,6 +324,7 @@ export class LibraryModel extends EventTarget {
     this.#decoding = undefined
     this.#complete = true
     this.#all = undefined
+    if (performance.getEntriesByName(TRACKS_DECODED_MARK).length === 0) performance.mark(TRACKS_DECODED_MARK)
     return true
   }
 

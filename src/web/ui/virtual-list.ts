@@ -41,7 +41,9 @@ export class VirtualList<T> {
   setItems(items: Sequence<T>): void {
     this.#items = items
     this.#spacer.style.height = `${items.length * this.#options.rowHeight}px`
-    this.#schedule()
+    // On screen: draw now (a change shows in the frame it arrived in), else when it is shown.
+    if (this.element.isConnected) this.#draw()
+    else this.#schedule()
   }
 
   /** Redraws the rows in view (after a change that does not change the items, e.g. now playing). */
