@@ -217,6 +217,11 @@ export class LibraryModel extends EventTarget {
         for (const key of event.keysChanged) this.#dirty.add(trackOf(key))
       })
     }
+    // A tab closed right after a change would otherwise leave an order that no longer fits.
+    addEventListener('pagehide', () => this.#saveBeforeLeaving())
+    document.addEventListener('visibilitychange', () => {
+      if (document.visibilityState === 'hidden') this.#saveBeforeLeaving()
+    })
     // Every change (playlists and device names too) redraws; changed tracks are placed first.
     this.#peer.addEventListener('catalog', () => {
       if (this.#frame !== 0) return
@@ -336,19 +341,32 @@ export class LibraryModel extends EventTarget {
   #scheduleSave(): void {
     clearTimeout(this.#saveTimer)
     this.#saveTimer = setTimeout(() => {
-      if (this.#dirty.size > 0) {
-        this.#scheduleSave()
-        return
-      }
-      const fingerprint = listingFingerprint(this.#peer.catalog)
-      if (fingerprint === this.#savedFingerprint) return
-      this.#savedFingerprint = fingerprint
-      writeListingCache(fingerprint, this.#order).then(
-        () => performance.mark(LISTING_SAVED_MARK),
-        () => {
-          this.#savedFingerprint = undefined
-        },
-      )
+      if (this.#dirty.size > 0) this.#scheduleSave()
+      else this.#save()
     }, SAVE_AFTER_MS)
+  }
+
+  #save(): void {
+    clearTimeout(this.#saveTimer)
+    const fingerprint = listingFingerprint(this.#peer.catalog)
+    if (fingerprint === this.#savedFingerprint) return
+    this.#savedFingerprint = fingerprint
+    writeListingCache(fingerprint, this.#order).then(
+      () => performance.mark(LISTING_SAVED_MARK),
+      () => {
+        this.#savedFingerprint = undefined
+      },
+    )
+  }
+
+  /** The page is being hidden or left: place pending changes and write the order now. */
+  #saveBeforeLeaving(): void {
+    if (this.#frame !== 0) {
+      cancelAnimationFrame(this.#frame)
+      this.#frame = 0
+      this.#applyChanges()
+      this.dispatchEvent(new Event('change'))
+    }
+    if (this.#dirty.size === 0) this.#save()
   }
 }
