@@ -106,7 +106,11 @@ export class LibraryModel extends EventTarget {
   /** Every track, sorted for display. Decodes what is not decoded yet (at once: use sparingly). */
   get tracks(): TrackView[] {
     this.#decodeAll()
-    this.#all ??= this.#order.map((id) => this.#views.get(id)!)
+    // track(): a track removed by a change not placed yet (next frame) is left out.
+    this.#all ??= this.#order.flatMap((id) => {
+      const track = this.track(id)
+      return track === undefined ? [] : [track]
+    })
     return this.#all
   }
 
