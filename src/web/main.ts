@@ -1,7 +1,7 @@
 import { UserData } from '../crdt/index.ts'
 import { inviteFromFragment } from './peer/invite-link.ts'
 import { BROWSER_TRANSPORTS, type BrowserTransport } from './peer/libp2p.ts'
-import { rememberToken, tokenFromFragment } from './peer/node-api.ts'
+import { offerToken, tokenFromFragment } from './peer/node-api.ts'
 import { WebPeer } from './peer/peer.ts'
 import { acquireTabLock } from './peer/tab-lock.ts'
 import { BlockSource } from './stream/block-source.ts'
@@ -57,7 +57,7 @@ async function main(): Promise<void> {
     main.replaceChildren(first)
   }
   const [peer] = await Promise.all([WebPeer.start({ ...transportsFromQuery() }), startServiceWorker()])
-  if (localToken !== undefined) await rememberToken(localToken)
+  if (localToken !== undefined) offerToken(localToken)
   // Pins and the block store need each other: the store keeps pinned blobs, pins fetch through it.
   let pins: Pins | undefined
   const store = await BlockStore.open({
@@ -129,7 +129,7 @@ async function main(): Promise<void> {
   main.replaceChildren(
     pairView(peer, {
       ...(invite === undefined ? {} : { invite }),
-      ...(localToken === undefined ? {} : { localToken }),
+      localToken: localToken !== undefined,
       onJoined: () => showLibrary(),
     }),
   )

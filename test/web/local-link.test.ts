@@ -89,6 +89,12 @@ describe('the web app on the node’s own machine', { timeout: 180_000 }, () => 
     expect(await page.getByTestId('pair-view').count()).toBe(0)
     await expect.poll(() => status.getAttribute('data-connected'), { timeout: 30_000 }).toBe('1')
 
+    // A link with a wrong token changes nothing: the page stays paired and keeps the good token.
+    await page.goto('about:blank')
+    await page.goto(`${node.description!.http}/#local=${'y'.repeat(32)}`)
+    await expect.poll(() => countOf(page), { timeout: 60_000 }).toBe(String(trackCount))
+    expect(page.url()).toBe(`${node.description!.http}/`)
+
     // "Invite another device": a web link that pairs a second browser.
     await page.getByTestId('invite-device').click()
     const link = page.getByTestId('invite-web-link')
@@ -114,7 +120,10 @@ describe('the web app on the node’s own machine', { timeout: 180_000 }, () => 
     } finally {
       await other.close()
     }
-    expect(problems).toEqual([])
+    // Only the refusal of the wrong token, which the browser logs as a failed load.
+    expect(problems).toEqual([
+      'console: Failed to load resource: the server responded with a status of 401 (Unauthorized)',
+    ])
     await context.close()
   })
 })

@@ -73,16 +73,40 @@ export async function requestInvite(
 /**
  * The token is kept for the "invite another device" button. It is as safe in this origin's
  * storage as in node.json: only the user's own account reads either, and only this app's scripts
- * run on this origin. A node that restarted has a new token; the old one is then refused.
+ * run on this origin. A node that restarted has a new token; the old one is then refused. A token
+ * is kept only once the node accepted it: a link with a wrong one replaces nothing.
  */
-export async function rememberToken(token: string): Promise<void> {
-  await idbPut('keys', TOKEN_KEY, token)
+let offered: string | undefined
+
+/** The token of this page's address, not tried yet. */
+export function offerToken(token: string): void {
+  offered = token
 }
 
-export async function knownToken(): Promise<string | undefined> {
-  return idbGet<string>('keys', TOKEN_KEY)
-}
-
-export async function forgetToken(): Promise<void> {
-  await idbDelete('keys', TOKEN_KEY)
+/** An invite with the token this page was opened with, else the one kept (keeping what worked). */
+export async function inviteWithKnownToken(options: {
+  ttlMinutes: number
+  signal?: AbortSignal
+}): Promise<NodeInvite> {
+  const kept = await idbGet<string>('keys', TOKEN_KEY).catch(() => undefined)
+  const tokens = [...new Set([offered, kept])].filter((t) => t !== undefined)
+  if (tokens.length === 0)
+    throw new NodeApiError(
+      'This page does not hold the key of the node: open the address `npm start` printed, or run `cloudless invite` on a device of the library.',
+      401,
+    )
+  let refused: NodeApiError | undefined
+  for (const token of tokens) {
+    try {
+      const invite = await requestInvite(token, options)
+      if (token !== kept) await idbPut('keys', TOKEN_KEY, token)
+      offered = undefined
+      return invite
+    } catch (error) {
+      if (!(error instanceof NodeApiError && error.status === 401)) throw error
+      refused = error
+      if (token === kept) await idbDelete('keys', TOKEN_KEY).catch(() => {})
+    }
+  }
+  throw refused!
 }

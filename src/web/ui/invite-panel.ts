@@ -1,4 +1,4 @@
-import { knownToken, NodeApiError, requestInvite } from '../peer/node-api.ts'
+import { inviteWithKnownToken } from '../peer/node-api.ts'
 import { h } from './dom.ts'
 
 const INVITE_MINUTES = 15
@@ -29,13 +29,7 @@ export class InvitePanel {
     this.#result.className = 'invite muted'
     this.#result.textContent = 'Asking the node for an invite…'
     try {
-      const token = await knownToken()
-      if (token === undefined)
-        throw new NodeApiError(
-          'This page does not hold the key of the node: open the address `npm start` printed, or run `cloudless invite` on a device of the library.',
-          401,
-        )
-      const invite = await requestInvite(token, {
+      const invite = await inviteWithKnownToken({
         ttlMinutes: INVITE_MINUTES,
         signal: AbortSignal.timeout(30_000),
       })

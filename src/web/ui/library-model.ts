@@ -30,8 +30,12 @@ export const LISTED_ALL_MARK = 'cloudless:listed-all'
 /** The order of all tracks was written to IndexedDB for the next page load. */
 export const LISTING_SAVED_MARK = 'cloudless:listing-saved'
 
-/** Work done per slice of the background decoding, so that scrolling stays smooth meanwhile. */
-const SLICE_MS = 12
+/**
+ * The background decoding runs when the page is idle (between frames), at most this long at a
+ * time, so that scrolling stays smooth meanwhile; and at least every IDLE_TIMEOUT_MS.
+ */
+const SLICE_MS = 8
+const IDLE_TIMEOUT_MS = 200
 /** More changed tracks than this at once: list everything anew rather than one by one. */
 const RELIST_OVER = 2000
 /** Quiet time after a change before the order is written for the next page load. */
@@ -306,12 +310,13 @@ export class LibraryModel extends EventTarget {
     if (this.#decoding !== undefined && this.#decoding.generation === this.#generation) return
     const decoding = { generation: this.#generation, entries: this.#entries() }
     this.#decoding = decoding
-    const slice = () => {
+    const slice = (idle: IdleDeadline) => {
       if (this.#decoding !== decoding) return // finished, or started over after a change
-      if (this.#decode(performance.now() + SLICE_MS)) return
-      setTimeout(slice, 0)
+      const budget = idle.didTimeout ? SLICE_MS : Math.min(SLICE_MS, idle.timeRemaining())
+      if (this.#decode(performance.now() + budget)) return
+      requestIdleCallback(slice, { timeout: IDLE_TIMEOUT_MS })
     }
-    setTimeout(slice, 0)
+    requestIdleCallback(slice, { timeout: IDLE_TIMEOUT_MS })
   }
 
   /** Decodes until `deadline` (ms, performance.now()); true when every track is decoded. */

@@ -53,6 +53,8 @@ export class LibraryView {
   #visible: Sequence<Item> = []
   #query = ''
   #playing: string | undefined
+  /** The devices connected now (kept up to date from 'status', not asked for every row). */
+  #connected: Set<string>
   /** A row was clicked: play `track`, which is at `index` of `queue`. */
   onPlay: (track: TrackView, queue: Sequence<TrackView>, index: number) => void = () => {}
   /** The source was deleted (a playlist): the app shows another. */
@@ -62,6 +64,7 @@ export class LibraryView {
     this.#peer = peer
     this.#model = model
     this.#pins = pins
+    this.#connected = new Set(peer.status().connected)
     this.#count = h('span', { 'data-testid': 'track-count', class: 'muted' })
     this.#heading = h('h2', { 'data-testid': 'view-title' })
     this.#actions = h('div', { class: 'view-actions' })
@@ -85,7 +88,10 @@ export class LibraryView {
       this.#list.element,
     )
     model.addEventListener('change', () => this.#apply())
-    peer.addEventListener('status', () => this.#list.refresh())
+    peer.addEventListener('status', () => {
+      this.#connected = new Set(peer.status().connected)
+      this.#list.refresh()
+    })
     pins.addEventListener('change', () => this.#list.refresh())
     this.#apply()
   }
@@ -233,7 +239,7 @@ export class LibraryView {
 
   #row({ track, position }: Item, index: number): HTMLElement {
     const { catalog } = this.#peer
-    const connected = new Set(this.#peer.status().connected)
+    const connected = this.#connected
     const holders = [...new Set(track.locations.map((l) => l.device))]
     const names = holders.map((id) =>
       id === this.#peer.deviceId ? 'this browser' : (catalog.devices.get(id)?.name ?? id.slice(-6)),

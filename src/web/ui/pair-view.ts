@@ -1,4 +1,4 @@
-import { requestInvite } from '../peer/node-api.ts'
+import { inviteWithKnownToken } from '../peer/node-api.ts'
 import type { WebPeer } from '../peer/peer.ts'
 import { h } from './dom.ts'
 
@@ -9,7 +9,7 @@ import { h } from './dom.ts'
  */
 export function pairView(
   peer: WebPeer,
-  options: { invite?: string; localToken?: string; onJoined(): void },
+  options: { invite?: string; localToken?: boolean; onJoined(): void },
 ): HTMLElement {
   const input = h('textarea', {
     'data-testid': 'invite-input',
@@ -52,11 +52,10 @@ export function pairView(
   if (options.invite !== undefined) {
     input.value = options.invite
     queueMicrotask(() => void join())
-  } else if (options.localToken !== undefined) {
-    const token = options.localToken
+  } else if (options.localToken === true) {
     button.disabled = true
     message.textContent = 'Adding this browser to the library of the node on this machine…'
-    requestInvite(token, { ttlMinutes: 2, signal: AbortSignal.timeout(30_000) }).then(
+    inviteWithKnownToken({ ttlMinutes: 2, signal: AbortSignal.timeout(30_000) }).then(
       (invite) => {
         input.value = invite.link
         void join()
