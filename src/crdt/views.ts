@@ -1,5 +1,6 @@
 import type { Catalog } from './catalog.ts'
 import type { Location, MediaType, TrackRecord } from './schema.ts'
+import { HEADER_STRIDE, parseFolderHeader } from './track-codec.ts'
 import {
   applyEdits,
   EDITABLE_FIELDS,
@@ -66,6 +67,23 @@ export function findTrack(catalog: Catalog, trackId: string): TrackView | undefi
     favourite: user.isFavourite(trackId),
     plays: user.playCount(trackId),
   })
+}
+
+/**
+ * The track ids of a stored folder value (a value of the `files` map), read from its header line
+ * only: what a view that keeps its own listing needs to know which tracks a changed folder touches.
+ * Empty for a value this version cannot read.
+ */
+export function folderTrackIds(json: string): string[] {
+  let header: readonly unknown[]
+  try {
+    header = parseFolderHeader(json)
+  } catch {
+    return []
+  }
+  const ids: string[] = []
+  for (let at = 0; at + 1 < header.length; at += HEADER_STRIDE) ids.push(header[at + 1] as string)
+  return ids
 }
 
 export interface ListTracksOptions {

@@ -1,6 +1,7 @@
 import { UserData } from '../crdt/index.ts'
 import { inviteFromFragment } from './peer/invite-link.ts'
 import { BROWSER_TRANSPORTS, type BrowserTransport } from './peer/libp2p.ts'
+import { offerToken, tokenFromFragment } from './peer/node-api.ts'
 import { WebPeer } from './peer/peer.ts'
 import { acquireTabLock } from './peer/tab-lock.ts'
 import { BlockSource } from './stream/block-source.ts'
@@ -12,6 +13,7 @@ import { byId, h } from './ui/dom.ts'
 import { showFirstScreen } from './ui/first-screen.ts'
 import { LibraryModel } from './ui/library-model.ts'
 import { LibraryView } from './ui/library-view.ts'
+import { type ListingCache, readListingCache } from './ui/listing-cache.ts'
 import { pairView } from './ui/pair-view.ts'
 import { Player } from './ui/player.ts'
 import { keyboardShortcuts } from './ui/shortcuts.ts'
@@ -22,6 +24,16 @@ import { isBrowse, Sidebar } from './ui/sidebar.ts'
  * worker (stream/), and shows the library (ui/).
  */
 async function main(): Promise<void> {
+  const invite = inviteFromFragment(location.hash)
+  const localToken = tokenFromFragment(location.hash)
+  // Invites and the node's token leave the address bar (and the history) at once.
+  if (invite !== undefined || localToken !== undefined)
+    history.replaceState(null, '', location.pathname + location.search)
+  // A link opened in a tab that shows the app already changes only the fragment: start over.
+  addEventListener('hashchange', () => {
+    if (inviteFromFragment(location.hash) !== undefined || tokenFromFragment(location.hash) !== undefined)
+      location.reload()
+  })
   const status = byId<HTMLElement>('status')
   const main = byId<HTMLElement>('main')
   const search = byId<HTMLInputElement>('search')
@@ -36,6 +48,8 @@ async function main(): Promise<void> {
     )
     return
   }
+  // The kept order of all tracks, read while the catalog comes out of IndexedDB (listing-cache.ts).
+  const listing = readListingCache()
   // The last first screen at once, while the catalog comes out of IndexedDB.
   const first = showFirstScreen()
   if (first !== undefined) {
@@ -43,6 +57,7 @@ async function main(): Promise<void> {
     main.replaceChildren(first)
   }
   const [peer] = await Promise.all([WebPeer.start({ ...transportsFromQuery() }), startServiceWorker()])
+  if (localToken !== undefined) offerToken(localToken)
   // Pins and the block store need each other: the store keeps pinned blobs, pins fetch through it.
   let pins: Pins | undefined
   const store = await BlockStore.open({
@@ -72,8 +87,10 @@ async function main(): Promise<void> {
   peer.membership.addEventListener('self-revoked', showStatus)
   showStatus()
 
-  const showLibrary = () => {
-    const model = new LibraryModel(peer)
+  const showLibrary = (cache?: ListingCache) => {
+    const model = new LibraryModel(peer, cache)
+    // For tests and the curious: the listing.
+    Object.assign(globalThis, { cloudlessLibrary: model })
     const library = new LibraryView(peer, model, pins)
     const browse = new BrowseView(model)
     const sidebar = new Sidebar(peer)
@@ -89,7 +106,7 @@ async function main(): Promise<void> {
     }
     browse.onOpen = (source) => sidebar.select(source)
     library.onSourceGone = () => sidebar.select({ kind: 'all' })
-    library.onPlay = (track, queue) => player.play(track, queue)
+    library.onPlay = (track, queue, index) => player.play(track, queue, index)
     player.onTrackChange = (track) => library.setPlaying(track?.id)
     // Plays are counted per device and add up across devices (user-data.ts).
     player.onPlayed = (track) => UserData.of(peer.catalog).recordPlay(track.id, peer.deviceId)
@@ -104,14 +121,18 @@ async function main(): Promise<void> {
     showStatus()
   }
 
-  const invite = inviteFromFragment(location.hash)
-  if (invite !== undefined) history.replaceState(null, '', location.pathname + location.search)
   if (peer.paired) {
-    showLibrary()
+    showLibrary(await listing)
     return
   }
   main.classList.remove('with-sidebar')
-  main.replaceChildren(pairView(peer, { ...(invite === undefined ? {} : { invite }), onJoined: showLibrary }))
+  main.replaceChildren(
+    pairView(peer, {
+      ...(invite === undefined ? {} : { invite }),
+      localToken: localToken !== undefined,
+      onJoined: () => showLibrary(),
+    }),
+  )
 }
 
 /**

@@ -7,12 +7,12 @@ export class IndexedDbError extends Error {
   override name = 'IndexedDbError'
 }
 
-export const STORES = ['keys', 'blocks', 'manifests', 'pins', 'contents'] as const
+export const STORES = ['keys', 'blocks', 'manifests', 'pins', 'contents', 'listing'] as const
 export type StoreName = (typeof STORES)[number]
 
 const DB_NAME = 'cloudless'
-// 2: pins; 3: contents (the block store's index)
-const DB_VERSION = 3
+// 2: pins; 3: contents (the block store's index); 4: listing (the library's sorted order, ui/listing-cache.ts)
+const DB_VERSION = 4
 
 let opened: Promise<IDBDatabase> | undefined
 

@@ -38,12 +38,15 @@ export class BrowseView {
       h('div', { class: 'view-head' }, this.#heading, this.#count),
       this.#list.element,
     )
-    model.addEventListener('change', () => this.#apply())
+    // Only while shown: albums, artists and genres are derived from every track (show() lists them).
+    model.addEventListener('change', () => {
+      if (this.element.isConnected) this.#apply()
+    })
     new ResizeObserver(() => {
       const columns = Math.max(1, Math.floor((this.#list.element.clientWidth - 16) / CARD_WIDTH))
       if (columns !== this.#columns) {
         this.#columns = columns
-        this.#apply()
+        if (this.element.isConnected) this.#apply()
       }
     }).observe(this.element)
   }

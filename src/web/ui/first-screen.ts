@@ -1,5 +1,6 @@
 import type { TrackView } from '../../crdt/index.ts'
 import { h } from './dom.ts'
+import type { Sequence } from './play-queue.ts'
 import { FIRST_ROWS_MARK } from './virtual-list.ts'
 
 /**
@@ -27,11 +28,16 @@ function duration(seconds: number | null): string {
 let lastSaved = ''
 
 /** Keeps the first rows of "All tracks" for the next page load (cheap: only when they changed). */
-export function saveFirstScreen(deviceId: string, tracks: TrackView[]): void {
+export function saveFirstScreen(deviceId: string, tracks: Sequence<TrackView>): void {
+  const first: TrackView[] = []
+  for (let i = 0; i < Math.min(ROWS, tracks.length); i++) {
+    const track = tracks.at(i)
+    if (track !== undefined) first.push(track)
+  }
   const snapshot: Snapshot = {
     deviceId,
     total: tracks.length,
-    rows: tracks.slice(0, ROWS).map((t) => ({
+    rows: first.map((t) => ({
       title: t.title,
       artists: t.artists.join(', '),
       album: t.album ?? '',

@@ -5,6 +5,7 @@ import { h } from './dom.ts'
 import { saveFirstScreen } from './first-screen.ts'
 import type { LibraryModel } from './library-model.ts'
 import { showMenu } from './menu.ts'
+import type { Sequence } from './play-queue.ts'
 import { VirtualList } from './virtual-list.ts'
 
 const ROW_HEIGHT = 44
@@ -49,10 +50,13 @@ export class LibraryView {
   readonly #heading: HTMLElement
   readonly #actions: HTMLElement
   #source: Source = { kind: 'all' }
-  #visible: Item[] = []
+  #visible: Sequence<Item> = []
   #query = ''
   #playing: string | undefined
-  onPlay: (track: TrackView, queue: TrackView[]) => void = () => {}
+  /** The devices connected now (kept up to date from 'status', not asked for every row). */
+  #connected: Set<string>
+  /** A row was clicked: play `track`, which is at `index` of `queue`. */
+  onPlay: (track: TrackView, queue: Sequence<TrackView>, index: number) => void = () => {}
   /** The source was deleted (a playlist): the app shows another. */
   onSourceGone: () => void = () => {}
 
@@ -60,6 +64,7 @@ export class LibraryView {
     this.#peer = peer
     this.#model = model
     this.#pins = pins
+    this.#connected = new Set(peer.status().connected)
     this.#count = h('span', { 'data-testid': 'track-count', class: 'muted' })
     this.#heading = h('h2', { 'data-testid': 'view-title' })
     this.#actions = h('div', { class: 'view-actions' })
@@ -83,7 +88,10 @@ export class LibraryView {
       this.#list.element,
     )
     model.addEventListener('change', () => this.#apply())
-    peer.addEventListener('status', () => this.#list.refresh())
+    peer.addEventListener('status', () => {
+      this.#connected = new Set(peer.status().connected)
+      this.#list.refresh()
+    })
     pins.addEventListener('change', () => this.#list.refresh())
     this.#apply()
   }
@@ -108,11 +116,20 @@ export class LibraryView {
     this.#list.refresh()
   }
 
-  #items(): Item[] {
+  /** The source's items; "All tracks" decodes a track only when its row is drawn. */
+  #items(): Sequence<Item> {
     const source = this.#source
     switch (source.kind) {
-      case 'all':
-        return this.#model.tracks.map((track) => ({ track }))
+      case 'all': {
+        const tracks = this.#model.sequence()
+        return {
+          length: tracks.length,
+          at: (index) => {
+            const track = tracks.at(index)
+            return track === undefined ? undefined : { track }
+          },
+        }
+      }
       case 'videos':
         return this.#model.tracks.filter((t) => t.mediaType === 'video').map((track) => ({ track }))
       case 'favourites':
@@ -143,19 +160,20 @@ export class LibraryView {
 
   #apply(): void {
     const words = this.#query.split(/\s+/).filter(Boolean)
-    this.#visible = this.#items().filter(({ track }) => {
-      const text = this.#model.searchText(track.id)
-      return words.every((w) => text.includes(w))
-    })
+    const items = this.#items()
+    this.#visible =
+      words.length === 0
+        ? items
+        : toArray(items).filter(({ track }) => {
+            const text = this.#model.searchText(track.id)
+            return words.every((w) => text.includes(w))
+          })
     this.#count.textContent = `${this.#visible.length} ${this.#visible.length === 1 ? 'item' : 'items'}`
     this.#count.dataset.count = String(this.#visible.length)
     this.#renderHead()
     this.#list.setItems(this.#visible)
     if (this.#source.kind === 'all' && words.length === 0) {
-      saveFirstScreen(
-        this.#peer.deviceId,
-        this.#visible.map((i) => i.track),
-      )
+      saveFirstScreen(this.#peer.deviceId, this.#model.sequence())
     }
   }
 
@@ -172,7 +190,7 @@ export class LibraryView {
           {
             type: 'button',
             'data-testid': 'view-pin',
-            onclick: () => void this.#pins.pin(this.#items().map((i) => i.track.id)),
+            onclick: () => void this.#pins.pin(toArray(this.#items()).map((i) => i.track.id)),
           },
           'Keep offline',
         ),
@@ -221,7 +239,7 @@ export class LibraryView {
 
   #row({ track, position }: Item, index: number): HTMLElement {
     const { catalog } = this.#peer
-    const connected = new Set(this.#peer.status().connected)
+    const connected = this.#connected
     const holders = [...new Set(track.locations.map((l) => l.device))]
     const names = holders.map((id) =>
       id === this.#peer.deviceId ? 'this browser' : (catalog.devices.get(id)?.name ?? id.slice(-6)),
@@ -287,11 +305,9 @@ export class LibraryView {
       ),
       more,
     )
+    const visible = this.#visible
     row.addEventListener('click', () =>
-      this.onPlay(
-        track,
-        this.#visible.map((item) => item.track),
-      ),
+      this.onPlay(track, { length: visible.length, at: (i) => visible.at(i)?.track }, index),
     )
     return row
   }
@@ -341,4 +357,14 @@ export class LibraryView {
     }
     return items
   }
+}
+
+function toArray<T>(items: Sequence<T>): T[] {
+  if (Array.isArray(items)) return items
+  const out: T[] = []
+  for (let i = 0; i < items.length; i++) {
+    const item = items.at(i)
+    if (item !== undefined) out.push(item)
+  }
+  return out
 }

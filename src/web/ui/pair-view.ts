@@ -1,11 +1,16 @@
+import { inviteWithKnownToken } from '../peer/node-api.ts'
 import type { WebPeer } from '../peer/peer.ts'
 import { h } from './dom.ts'
 
 /**
  * The first screen of a browser that belongs to no library yet: paste an invite (or open an
- * invite link, which fills it in from the URL fragment and joins at once).
+ * invite link, which fills it in from the URL fragment and joins at once). Opened with the node's
+ * token (`#local=…`, node-api.ts), it asks the node for an invite and joins with it at once.
  */
-export function pairView(peer: WebPeer, options: { invite?: string; onJoined(): void }): HTMLElement {
+export function pairView(
+  peer: WebPeer,
+  options: { invite?: string; localToken?: boolean; onJoined(): void },
+): HTMLElement {
   const input = h('textarea', {
     'data-testid': 'invite-input',
     placeholder: 'cloudless://join#… or a code like K7Q2-9XRT-…',
@@ -47,6 +52,20 @@ export function pairView(peer: WebPeer, options: { invite?: string; onJoined(): 
   if (options.invite !== undefined) {
     input.value = options.invite
     queueMicrotask(() => void join())
+  } else if (options.localToken === true) {
+    button.disabled = true
+    message.textContent = 'Adding this browser to the library of the node on this machine…'
+    inviteWithKnownToken({ ttlMinutes: 2, signal: AbortSignal.timeout(30_000) }).then(
+      (invite) => {
+        input.value = invite.link
+        void join()
+      },
+      (error: Error) => {
+        message.className = 'error'
+        message.textContent = error.message
+        button.disabled = false
+      },
+    )
   }
   return view
 }

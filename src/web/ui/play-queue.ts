@@ -1,11 +1,20 @@
 export type RepeatMode = 'off' | 'all' | 'one'
 
 /**
+ * A list read by index: an array, or a list whose items are made when asked for (the library's
+ * 100k tracks are decoded only as they are shown or played).
+ */
+export interface Sequence<T> {
+  readonly length: number
+  at(index: number): T | undefined
+}
+
+/**
  * What plays next: the list a track was started from, in order or shuffled, with repeat off,
  * all or one. Pure logic (no DOM), so it is tested on its own.
  */
 export class PlayQueue<T extends { id: string }> {
-  #items: T[] = []
+  #items: Sequence<T> = []
   /** Indexes into #items in play order. */
   #order: number[] = []
   #position = -1
@@ -23,20 +32,20 @@ export class PlayQueue<T extends { id: string }> {
 
   get current(): T | undefined {
     const index = this.#order[this.#position]
-    return index === undefined ? undefined : this.#items[index]
+    return index === undefined ? undefined : this.#items.at(index)
   }
 
   get length(): number {
     return this.#items.length
   }
 
-  /** Plays `items`, starting at the one with `startId` (the first when absent). */
-  start(items: T[], startId: string): T | undefined {
+  /**
+   * Plays `items`, starting at the one with `startId` (the first when absent). `at`, when given,
+   * is where the caller knows that item to be (no search through a long list).
+   */
+  start(items: Sequence<T>, startId: string, at?: number): T | undefined {
     this.#items = items
-    const start = Math.max(
-      0,
-      items.findIndex((item) => item.id === startId),
-    )
+    const start = at !== undefined && items.at(at)?.id === startId ? at : Math.max(0, indexOf(items, startId))
     this.#order = this.#makeOrder(start)
     this.#position = this.#shuffle ? 0 : start
     return this.current
@@ -72,7 +81,7 @@ export class PlayQueue<T extends { id: string }> {
       this.#order = this.#makeOrder(current)
       this.#position = 0
     } else {
-      this.#order = this.#items.map((_, i) => i)
+      this.#order = Array.from({ length: this.#items.length }, (_, i) => i)
       this.#position = current
     }
   }
@@ -89,7 +98,7 @@ export class PlayQueue<T extends { id: string }> {
 
   /** Play order: the list's order, or shuffled with `first` leading. */
   #makeOrder(first: number | undefined): number[] {
-    const all = this.#items.map((_, i) => i)
+    const all = Array.from({ length: this.#items.length }, (_, i) => i)
     if (!this.#shuffle) return all
     const rest = all.filter((i) => i !== first)
     for (let i = rest.length - 1; i > 0; i--) {
@@ -98,4 +107,9 @@ export class PlayQueue<T extends { id: string }> {
     }
     return first === undefined ? rest : [first, ...rest]
   }
+}
+
+function indexOf<T extends { id: string }>(items: Sequence<T>, id: string): number {
+  for (let i = 0; i < items.length; i++) if (items.at(i)?.id === id) return i
+  return -1
 }

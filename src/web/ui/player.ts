@@ -1,7 +1,7 @@
 import type { TrackView } from '../../crdt/index.ts'
 import { MEDIA_PATH } from '../stream/messages.ts'
 import { byId } from './dom.ts'
-import { PlayQueue } from './play-queue.ts'
+import { PlayQueue, type Sequence } from './play-queue.ts'
 
 /**
  * The player: an <audio> element in the bar and a <video> element on a stage above the list,
@@ -44,8 +44,9 @@ export class Player {
     return this.current?.mediaType === 'video' ? this.video : this.audio
   }
 
-  play(track: TrackView, list: TrackView[] = [track]): void {
-    this.queue.start(list, track.id)
+  /** Plays `track` from `list` (where it is at `index`, when the caller knows). */
+  play(track: TrackView, list: Sequence<TrackView> = [track], index?: number): void {
+    this.queue.start(list, track.id, index)
     this.#load()
   }
 

@@ -2,6 +2,7 @@ import { listPlaylists, UserData } from '../../crdt/index.ts'
 import type { WebPeer } from '../peer/peer.ts'
 import type { BrowseKind } from './browse-view.ts'
 import { h } from './dom.ts'
+import { InvitePanel } from './invite-panel.ts'
 import type { Source } from './library-view.ts'
 
 /** What the app shows: a list of tracks, or albums, artists or genres to browse. */
@@ -19,6 +20,8 @@ function same(a: View, b: View): boolean {
 export class Sidebar {
   readonly element: HTMLElement
   readonly #peer: WebPeer
+  /** Kept across redraws: it may show an invite. */
+  readonly #invite = new InvitePanel()
   #current: View = { kind: 'all' }
   #pending = 0
   onSelect: (view: View) => void = () => {}
@@ -80,6 +83,7 @@ export class Sidebar {
         return button
       }),
       create,
+      this.#invite.element,
       storage,
     )
   }

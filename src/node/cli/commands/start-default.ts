@@ -3,10 +3,11 @@ import os from 'node:os'
 import path from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { findRunningNode } from '../../control/client.ts'
+import { readNodeInfo } from '../../control/node-info.ts'
 import { CloudlessNode } from '../../daemon/node.ts'
 import { Device } from '../../device/device.ts'
+import { localWebLink } from '../../http/local-link.ts'
 import { createLogger } from '../../log.ts'
-import { inviteOp } from '../../ops/network-ops.ts'
 import type { Command } from '../command.ts'
 import { EXIT_OK } from '../errors.ts'
 import { println } from '../output.ts'
@@ -50,14 +51,20 @@ Ctrl+C; --no-node stops after the scan.`,
     if (ctx.values['no-node']) return EXIT_OK
     const node = await CloudlessNode.start({ home: ctx.home, log: createLogger('warn', ctx.stderr) })
     if (!ctx.json) {
-      // A browser is a device of its own: the first visit pairs it through an invite in the link's
-      // fragment (it never reaches a server); later visits need only the address.
-      const invite = await inviteOp.run({ device: node.device, node, signal: ctx.signal }, { ttlMinutes: 60 })
+      // A browser is a device of its own. On this machine it joins through the node's token, which
+      // the link carries in its fragment (it never reaches a server); later visits need only the
+      // address. Other devices join with an invite the page or `cloudless invite` makes.
+      const info = await readNodeInfo(node.device.layout.nodeInfo)
       println(ctx)
-      println(ctx, `Web player: ${node.http.url}/`)
-      println(ctx, '  first time in a browser on this machine, open this link instead (it pairs the browser;')
-      println(ctx, '  it works once, for an hour; `npm start -- invite` makes another):')
-      println(ctx, `  ${invite.webLink}`)
+      println(
+        ctx,
+        `Web player: ${info === undefined ? `${node.http.url}/` : localWebLink(node.http.url, info.token)}`,
+      )
+      println(
+        ctx,
+        '  open it in a browser on this machine (the link carries the key of this node: keep it to',
+      )
+      println(ctx, '  yourself); the page offers invite links for your other devices.')
       println(ctx)
       println(
         ctx,

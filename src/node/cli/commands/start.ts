@@ -1,9 +1,12 @@
+import { readNodeInfo } from '../../control/node-info.ts'
 import { CloudlessNode } from '../../daemon/node.ts'
 import type { NetworkConfig } from '../../device/config.ts'
+import { localWebLink } from '../../http/local-link.ts'
 import { createLogger, isLogLevel } from '../../log.ts'
 import { checkRelayAddress } from '../../relay/index.ts'
 import type { Command, CommandContext } from '../command.ts'
 import { EXIT_OK, UsageError } from '../errors.ts'
+import { println } from '../output.ts'
 
 export const startCommand: Command = {
   name: 'start',
@@ -61,7 +64,14 @@ Options:
       watch: ctx.values['no-watch'] !== true,
       ...relayOption(ctx),
     })
-    if (ctx.json) ctx.stdout.write(`${JSON.stringify(node.describe())}\n`)
+    // The web app for a browser on this machine: the node's token in the fragment admits it.
+    const info = await readNodeInfo(node.device.layout.nodeInfo)
+    const webApp = info === undefined ? `${node.http.url}/` : localWebLink(node.http.url, info.token)
+    if (ctx.json) ctx.stdout.write(`${JSON.stringify({ ...node.describe(), webApp })}\n`)
+    else {
+      println(ctx, `Web player on this machine: ${webApp}`)
+      println(ctx, '  (the link carries the key of this node: keep it to yourself)')
+    }
     await new Promise<void>((resolve) => {
       if (ctx.signal.aborted) resolve()
       else ctx.signal.addEventListener('abort', () => resolve(), { once: true })
