@@ -1,10 +1,10 @@
-import { randomBytes } from 'node:crypto'
 import path from 'node:path'
 import type { Connection, Libp2p } from '@libp2p/interface'
 import { peerIdFromString } from '@libp2p/peer-id'
 import { multiaddr } from '@multiformats/multiaddr'
 import { BlockCache } from '../../blobs/index.ts'
 import { AccessGater, enforceRevocations, Membership } from '../access/index.ts'
+import { loadOrCreateApiToken } from '../control/api-token.ts'
 import { removeNodeInfo, writeNodeInfo } from '../control/node-info.ts'
 import type { NetworkConfig } from '../device/config.ts'
 import { Device } from '../device/device.ts'
@@ -177,7 +177,7 @@ export class CloudlessNode {
         local,
         log: (line) => log.warn(line),
       })
-      const token = randomBytes(24).toString('base64url')
+      const token = await loadOrCreateApiToken(device.layout.apiToken)
       let node: CloudlessNode | undefined
       const http = await startHttpServer({
         host: device.config.network.httpHost,

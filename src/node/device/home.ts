@@ -21,6 +21,8 @@ export function homeLayout(home: string) {
     cache: path.join(home, 'cache'),
     config: path.join(home, 'config.json'),
     identity: path.join(home, 'identity.key'),
+    /** The HTTP API's token (readable only by the user); kept across restarts, delete it to change it. */
+    apiToken: path.join(home, 'api-token'),
     /** Written by a running node: how other commands on this machine reach it. */
     nodeInfo: path.join(home, 'node.json'),
   }
