@@ -14,26 +14,32 @@ export class ChromiumMissingError extends Error {
 }
 
 /**
- * Headless Chromium with the flags this machine needs: no sandbox (root), no GPU, and none of
- * Chromium's own background connections (the network here refuses them).
+ * The flags this machine needs: no sandbox (root), no GPU, and none of Chromium's own background
+ * connections (the network here refuses them).
  */
-export async function launchChromium(): Promise<Browser> {
+export const CHROMIUM_ARGS = [
+  '--no-sandbox',
+  '--disable-gpu',
+  '--no-first-run',
+  '--disable-background-networking',
+  '--disable-component-update',
+  '--disable-sync',
+  '--autoplay-policy=no-user-gesture-required',
+]
+
+/** Throws ChromiumMissingError, which says how to install it, when there is no Chromium. */
+export function requireChromium(): void {
   if (!existsSync(CHROMIUM)) {
     throw new ChromiumMissingError(`no Chromium at ${CHROMIUM}: apt-get install -y chromium (.ci/run does)`)
   }
+}
+
+/** Headless Chromium with CHROMIUM_ARGS. */
+export async function launchChromium(): Promise<Browser> {
+  requireChromium()
   return chromium.launch({
     executablePath: CHROMIUM,
-    args: [
-      '--headless',
-      '--no-sandbox',
-      '--disable-gpu',
-      '--disable-quic',
-      '--no-first-run',
-      '--disable-background-networking',
-      '--disable-component-update',
-      '--disable-sync',
-      '--autoplay-policy=no-user-gesture-required',
-    ],
+    args: ['--headless', '--disable-quic', ...CHROMIUM_ARGS],
   })
 }
 

@@ -1,8 +1,8 @@
-import { existsSync, promises as fs } from 'node:fs'
+import { promises as fs } from 'node:fs'
 import os from 'node:os'
 import path from 'node:path'
 import { type BrowserContext, chromium } from 'playwright-core'
-import { CHROMIUM, ChromiumMissingError } from '../helpers/browser.ts'
+import { CHROMIUM, CHROMIUM_ARGS, requireChromium } from '../helpers/browser.ts'
 import { nsOf, type Place } from './bed.ts'
 
 /**
@@ -21,9 +21,7 @@ export class NamespacedChromium {
   }
 
   static async create(): Promise<NamespacedChromium> {
-    if (!existsSync(CHROMIUM)) {
-      throw new ChromiumMissingError(`no Chromium at ${CHROMIUM}: apt-get install -y chromium (.ci/run does)`)
-    }
+    requireChromium()
     const dir = await fs.mkdtemp(path.join(os.tmpdir(), 'cloudless-nat-chromium-'))
     const profile = path.join(dir, 'profile')
     await fs.mkdir(profile)
@@ -38,17 +36,7 @@ export class NamespacedChromium {
     })
     return chromium.launchPersistentContext(this.profile, {
       executablePath: wrapper,
-      args: [
-        // As test/helpers/browser.ts: root needs no sandbox, there is no GPU, and none of
-        // Chromium's own background connections (the bed has no way out anyway).
-        '--no-sandbox',
-        '--disable-gpu',
-        '--no-first-run',
-        '--disable-background-networking',
-        '--disable-component-update',
-        '--disable-sync',
-        '--autoplay-policy=no-user-gesture-required',
-      ],
+      args: CHROMIUM_ARGS,
     })
   }
 
