@@ -142,6 +142,10 @@ describe.skipIf(reason !== '')('the browser away from home', () => {
           60_000,
         )
         expect(seen.online).toBe(true)
+        // The page says so too, with the round trip through the relay.
+        const homeRow = page.locator(`[data-testid="device"][data-device-id="${scene.home.peerId}"]`)
+        await expect.poll(() => homeRow.getAttribute('data-reach'), { timeout: 30_000 }).toBe('relayed')
+        await expect.poll(() => homeRow.textContent(), { timeout: 30_000 }).toMatch(/relayed, [\d.]+ ms$/)
 
         const before = await relayBytes()
         await page.locator(`[data-track-id="${scene.trackId}"]`).click()

@@ -150,6 +150,10 @@ describe('the browser peer', { timeout: 180_000 }, () => {
         const devices = await node.cliJson<DeviceListItem[]>(['devices'])
         const listed = devices.find((d) => d.id === browserId)
         expect(listed, JSON.stringify(devices)).toMatchObject({ name: 'Chromium on Linux', online: true })
+        // The sidebar says how the page reaches the node (loopback counts as the LAN), with the round trip.
+        const nodeRow = page.locator(`[data-testid="device"][data-device-id="${node.description!.peerId}"]`)
+        await expect.poll(() => nodeRow.getAttribute('data-reach'), { timeout: 30_000 }).toBe('lan')
+        await expect.poll(() => nodeRow.textContent(), { timeout: 30_000 }).toMatch(/LAN, [\d.]+ ms$/)
         await screenshot(page, `library-${transport}`)
         expect(problems).toEqual([])
       })

@@ -5,6 +5,7 @@ import { enforceRevocations, Membership } from '../../node/access/index.ts'
 import { type BlobExchange, blobExchange } from '../../node/protocols/blob/index.ts'
 import { type CatalogSync, catalogSync } from '../../node/protocols/catalog-sync/index.ts'
 import { InviteBook, type JoinResult, type Pairing, pairing } from '../../node/protocols/pairing/index.ts'
+import { bestConnection, type Reach, reachOf, roundTripMs } from '../../node/relay/reach.ts'
 import { isLibraryRelay } from '../../node/relay/relay-setting.ts'
 import { withRelays } from '../../node/relay/with-relays.ts'
 import { openCatalog } from './catalog-store.ts'
@@ -16,6 +17,17 @@ import { type BrowserTransport, createBrowserLibp2p } from './libp2p.ts'
 
 export class NotPairedError extends Error {
   override name = 'NotPairedError'
+}
+
+/** Another device of the library as this page sees it now. */
+export interface DeviceReach {
+  deviceId: string
+  name: string
+  /** How the page reaches it now (null: no open connection). */
+  reach: Reach | null
+  /** The address of that connection. */
+  address: string | null
+  lastSeen: number | null
 }
 
 type Services = { catalogSync: CatalogSync; pairing: Pairing; blobExchange: BlobExchange }
@@ -123,6 +135,27 @@ export class WebPeer extends EventTarget {
       synced,
       addresses: open.map((c) => c.remoteAddr.toString()),
     }
+  }
+
+  /** The library's other devices: how this page reaches each now (LAN, direct, relayed, or not). */
+  devices(): DeviceReach[] {
+    return this.membership.others().map((member) => {
+      const connection = bestConnection(
+        this.libp2p.getConnections().filter((c) => c.remotePeer.toString() === member.deviceId),
+      )
+      return {
+        deviceId: member.deviceId,
+        name: member.name,
+        reach: connection === undefined ? null : reachOf(connection),
+        address: connection?.remoteAddr.toString() ?? null,
+        lastSeen: member.lastSeen ?? null,
+      }
+    })
+  }
+
+  /** Round-trip time to a connected device in ms (libp2p ping over the open connection), or null. */
+  roundTripMs(deviceId: string, signal: AbortSignal): Promise<number | null> {
+    return roundTripMs(this.libp2p as unknown as Parameters<typeof roundTripMs>[0], deviceId, signal)
   }
 
   /** Joins the library of the device that made the invite, then syncs the catalog with it. */

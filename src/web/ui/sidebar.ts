@@ -1,6 +1,7 @@
 import { listPlaylists, UserData } from '../../crdt/index.ts'
 import type { WebPeer } from '../peer/peer.ts'
 import type { BrowseKind } from './browse-view.ts'
+import { DevicesPanel } from './devices-panel.ts'
 import { h } from './dom.ts'
 import { InvitePanel } from './invite-panel.ts'
 import type { Source } from './library-view.ts'
@@ -22,12 +23,15 @@ export class Sidebar {
   readonly #peer: WebPeer
   /** Kept across redraws: it may show an invite. */
   readonly #invite = new InvitePanel()
+  /** Kept across redraws: it measures round trips in the background. */
+  readonly #devices: DevicesPanel
   #current: View = { kind: 'all' }
   #pending = 0
   onSelect: (view: View) => void = () => {}
 
   constructor(peer: WebPeer) {
     this.#peer = peer
+    this.#devices = new DevicesPanel(peer)
     this.element = h('nav', { class: 'sidebar', 'data-testid': 'sidebar' })
     peer.addEventListener('catalog', () => {
       if (this.#pending !== 0) return
@@ -83,6 +87,7 @@ export class Sidebar {
         return button
       }),
       create,
+      this.#devices.element,
       this.#invite.element,
       storage,
     )
