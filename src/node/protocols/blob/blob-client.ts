@@ -183,7 +183,7 @@ export class ResponseReader {
    * One timer for the reader's life, re-armed by each wait (refresh()): a new timer per message
    * cost an object and a closure for every 256 KiB block, garbage the node's small heap pays for.
    */
-  #timer: NodeJS.Timeout | undefined
+  #timer: ReturnType<typeof setTimeout> | undefined
   #waiting = false
 
   constructor(stream: Stream, peer: string, maxMessageLength: number, signal: AbortSignal) {
@@ -204,12 +204,16 @@ export class ResponseReader {
   /** The next response. Throws BlobProtocolError when the stream ends instead, or it is unreadable. */
   async next(): Promise<BlobResponse> {
     // Only while we wait: a slow consumer of what we yield is not the peer's fault.
-    if (this.#timer === undefined) {
+    // Browsers' timers have no refresh() (this code runs in the web peer too): a new one there.
+    const nodeTimer = this.#timer as { refresh?: () => unknown } | undefined
+    if (typeof nodeTimer?.refresh === 'function') nodeTimer.refresh()
+    else {
+      clearTimeout(this.#timer)
       this.#timer = setTimeout(() => {
         if (!this.#waiting) return
         this.#stream.abort(new BlobTimeoutError(`${this.#peer} sent nothing for ${RESPONSE_TIMEOUT_MS} ms`))
       }, RESPONSE_TIMEOUT_MS)
-    } else this.#timer.refresh()
+    }
     this.#waiting = true
     let next: IteratorResult<Uint8Array, void>
     try {
