@@ -186,6 +186,8 @@ export interface MirrorRun {
   pollErrors: string[]
   /** Blobs whose fetch failed at some point (the node retries them by itself), by kind of error. */
   failures: { blobs: number; errors: Record<string, number> }
+  /** Peak resident memory (VmHWM) of A and B when the transfer ended, in MiB (since each started). */
+  peakRssMB: { a: number; b: number }
   profile?: string
 }
 
@@ -272,11 +274,13 @@ export async function cloudlessMirror(
     const transferMs = msSince(start)
     const machineAfter = await cpuSnapshot()
     const cpuAfter = { a: await a.cpuMs(), b: await b.cpuMs() }
+    const peakRssMB = { a: (await a.memory()).hwmMB, b: (await b.memory()).hwmMB }
     log(
       `  Cloudless mirrored ${tracks.length} tracks in ${(transferMs / 1000).toFixed(2)} s` +
         (failures.blobs > 0
           ? ` (${failures.blobs} blobs failed at first: ${JSON.stringify(failures.errors)})`
-          : ''),
+          : '') +
+        `; peak RSS A ${peakRssMB.a.toFixed(0)} MiB, B ${peakRssMB.b.toFixed(0)} MiB`,
     )
     const verify = await verifyMirror(nodes, sourceHashes, opts.streamSample ?? 20)
     if (verify.blobsMatching !== tracks.length || verify.streamedMatching !== verify.streamed)
@@ -299,6 +303,7 @@ export async function cloudlessMirror(
       verify,
       failures,
       pollErrors,
+      peakRssMB,
       ...(opts.profileDir === undefined ? {} : { profile: opts.profileDir }),
     }
   } catch (error) {

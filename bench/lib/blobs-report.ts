@@ -300,7 +300,7 @@ function detailLines(r: BlobResults): string[] {
               .join('; ')})`
           : ''
       lines.push(
-        `${head}; the mirror op itself took ${fmt(c.mirrorOpMs)} ms; ${fmt(c.polls)} cache polls, ${fmt(c.pollMedianMs, 1)} ms each (median)${failed}; ` +
+        `${head}; peak RSS A ${fmt(c.peakRssMB.a)} MiB, B ${fmt(c.peakRssMB.b)} MiB; the mirror op itself took ${fmt(c.mirrorOpMs)} ms; ${fmt(c.polls)} cache polls, ${fmt(c.pollMedianMs, 1)} ms each (median)${failed}; ` +
           `verified ${fmt(c.verify.blobsMatching)}/${fmt(c.verify.blobsHashed)} cached blobs and ${c.verify.streamedMatching}/${c.verify.streamed} streamed tracks by SHA-256 in ${fmt(c.verify.ms / 1000, 1)} s`,
       )
     } else if (t.syncthing !== undefined) {

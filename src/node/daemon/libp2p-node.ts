@@ -10,6 +10,7 @@ import { yamux } from '@libp2p/yamux'
 import { createLibp2p, type Libp2p, type ServiceFactoryMap } from 'libp2p'
 import type { NetworkConfig } from '../device/config.ts'
 import { AWAY_CONNECTION_MANAGER, AWAY_LISTEN, awayServices, awayTransports } from '../relay/index.ts'
+import { gatheringSocketWrites } from './socket-writes.ts'
 import { loadOrCreateWebRTCCertificate } from './webrtc-certificate.ts'
 
 export class ListenError extends Error {
@@ -53,7 +54,7 @@ export async function createLibp2pNode<S extends Record<string, unknown>>(option
         webRTCDirect(certificate === undefined ? {} : { certificate }),
         ...awayTransports(network),
       ],
-      connectionEncrypters: [noise()],
+      connectionEncrypters: [gatheringSocketWrites(noise())],
       streamMuxers: [yamux()],
       connectionGater: options.connectionGater,
       connectionManager: AWAY_CONNECTION_MANAGER,

@@ -38,14 +38,16 @@ const MAX_LENGTH_PREFIX_BYTES = 7
 
 export function encodeLengthPrefix(length: number): Uint8Array {
   if (!Number.isSafeInteger(length) || length < 0) throw new RangeError(`invalid message length ${length}`)
-  const bytes: number[] = []
+  let size = 1
+  for (let rest = length; rest >= 0x80; rest = Math.floor(rest / 0x80)) size++
+  const bytes = new Uint8Array(size)
   let rest = length
-  while (rest >= 0x80) {
-    bytes.push((rest % 0x80) | 0x80)
+  for (let i = 0; i < size - 1; i++) {
+    bytes[i] = (rest % 0x80) | 0x80
     rest = Math.floor(rest / 0x80)
   }
-  bytes.push(rest)
-  return Uint8Array.from(bytes)
+  bytes[size - 1] = rest
+  return bytes
 }
 
 /**
@@ -143,15 +145,19 @@ export async function* readMessages(
     resolve?.()
   }
 
+  const deliver = (message: Uint8Array): void => {
+    queue.push(message)
+    queuedBytes += message.length
+  }
   const onMessage = (evt: { data: Uint8Array | Iterable<Uint8Array> }) => {
     if (failure !== undefined) return
     try {
-      for (const chunk of chunksOf(evt.data)) {
-        for (const message of decoder.push(chunk)) {
-          queue.push(message)
-          queuedBytes += message.length
-        }
-      }
+      const data = evt.data
+      // A Uint8ArrayList (what yamux hands over) holds its pieces in `bufs`: no iterator per event.
+      const pieces = (data as unknown as { bufs?: unknown }).bufs
+      if (data instanceof Uint8Array) decoder.push(data, deliver)
+      else if (Array.isArray(pieces)) for (const chunk of pieces as Uint8Array[]) decoder.push(chunk, deliver)
+      else for (const chunk of data) decoder.push(chunk, deliver)
     } catch (err) {
       failure = err
     }
@@ -222,11 +228,6 @@ export async function* readMessages(
   }
 }
 
-function* chunksOf(data: Uint8Array | Iterable<Uint8Array>): Iterable<Uint8Array> {
-  if (data instanceof Uint8Array) yield data
-  else yield* data
-}
-
 /** Incremental unsigned-varint length-prefix decoder; allocates each message once its length is known. */
 class LengthPrefixedDecoder {
   readonly #maxMessageLength: number
@@ -244,7 +245,8 @@ class LengthPrefixedDecoder {
     return this.#lengthBytes > 0 || this.#body !== undefined
   }
 
-  *push(chunk: Uint8Array): Generator<Uint8Array> {
+  /** Decodes `chunk`, handing each message completed to `deliver` (no generator per chunk: this runs per 64 KiB). */
+  push(chunk: Uint8Array, deliver: (message: Uint8Array) => void): void {
     let offset = 0
     while (offset < chunk.length) {
       if (this.#body === undefined) {
@@ -265,7 +267,7 @@ class LengthPrefixedDecoder {
           throw new MessageTooLongError(`message of ${length} bytes exceeds ${this.#maxMessageLength}`)
         }
         if (length === 0) {
-          yield new Uint8Array(0)
+          deliver(new Uint8Array(0))
           continue
         }
         this.#body = new Uint8Array(length)
@@ -278,7 +280,7 @@ class LengthPrefixedDecoder {
       offset += take
       if (this.#filled === body.length) {
         this.#body = undefined
-        yield body
+        deliver(body)
       }
     }
   }

@@ -179,6 +179,12 @@ export class ResponseReader {
   readonly #stream: Stream
   readonly #peer: string
   readonly #messages: AsyncGenerator<Uint8Array, void, undefined>
+  /**
+   * One timer for the reader's life, re-armed by each wait (refresh()): a new timer per message
+   * cost an object and a closure for every 256 KiB block, garbage the node's small heap pays for.
+   */
+  #timer: ReturnType<typeof setTimeout> | undefined
+  #waiting = false
 
   constructor(stream: Stream, peer: string, maxMessageLength: number, signal: AbortSignal) {
     this.#stream = stream
@@ -198,14 +204,22 @@ export class ResponseReader {
   /** The next response. Throws BlobProtocolError when the stream ends instead, or it is unreadable. */
   async next(): Promise<BlobResponse> {
     // Only while we wait: a slow consumer of what we yield is not the peer's fault.
-    const timer = setTimeout(() => {
-      this.#stream.abort(new BlobTimeoutError(`${this.#peer} sent nothing for ${RESPONSE_TIMEOUT_MS} ms`))
-    }, RESPONSE_TIMEOUT_MS)
+    // Browsers' timers have no refresh() (this code runs in the web peer too): a new one there.
+    const nodeTimer = this.#timer as { refresh?: () => unknown } | undefined
+    if (typeof nodeTimer?.refresh === 'function') nodeTimer.refresh()
+    else {
+      clearTimeout(this.#timer)
+      this.#timer = setTimeout(() => {
+        if (!this.#waiting) return
+        this.#stream.abort(new BlobTimeoutError(`${this.#peer} sent nothing for ${RESPONSE_TIMEOUT_MS} ms`))
+      }, RESPONSE_TIMEOUT_MS)
+    }
+    this.#waiting = true
     let next: IteratorResult<Uint8Array, void>
     try {
       next = await this.#messages.next()
     } finally {
-      clearTimeout(timer)
+      this.#waiting = false
     }
     if (next.done === true) throw new BlobProtocolError(`${this.#peer} closed the stream before it answered`)
     try {
@@ -218,6 +232,7 @@ export class ResponseReader {
   }
 
   async close(): Promise<void> {
+    clearTimeout(this.#timer)
     await this.#messages.return(undefined)
   }
 }

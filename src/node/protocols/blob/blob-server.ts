@@ -85,13 +85,26 @@ function readKey(contentId: string, index: number): string {
   return `${contentId}:${index}`
 }
 
-/** The content ID a request is about, or undefined when it is malformed. */
-function requestContentId(bytes: Uint8Array): string | undefined {
-  try {
-    return decodeRequest(bytes).contentId
-  } catch {
-    return undefined
+/** A request received and not answered yet, decoded once when first looked at. */
+interface ReceivedRequest {
+  bytes: Uint8Array
+  /** undefined: not decoded yet; null: malformed (answered as such in its turn). */
+  decoded: BlobRequest | null | undefined
+}
+
+/**
+ * The request, or null when it is malformed. Decoded once: the look-ahead looks at every request
+ * received for every block sent, and decoding anew made a content ID string each time.
+ */
+function decodedRequest(received: ReceivedRequest): BlobRequest | null {
+  if (received.decoded === undefined) {
+    try {
+      received.decoded = decodeRequest(received.bytes)
+    } catch {
+      received.decoded = null
+    }
   }
+  return received.decoded
 }
 const MANIFEST_HEAD = Uint8Array.of(MessageKind.Manifest)
 
@@ -120,7 +133,7 @@ export class BlobStreamServer {
    */
   readonly #blobs = new Map<string, Promise<ServedBlob | undefined>>()
   /** Requests received and not answered yet, in order (decoded lazily, for the look-ahead). */
-  readonly #received: Uint8Array[] = []
+  readonly #received: ReceivedRequest[] = []
   /** The content ID of the request being answered. */
   #answering: string | undefined
   #requestsEnded = false
@@ -215,7 +228,7 @@ export class BlobStreamServer {
       (next) => {
         this.#pulling = false
         if (next.done === true) this.#requestsEnded = true
-        else this.#received.push(next.value)
+        else this.#received.push({ bytes: next.value, decoded: undefined })
         this.#wakeAnswerer?.()
         this.#pull(requests)
       },
@@ -237,7 +250,7 @@ export class BlobStreamServer {
       const next = this.#received.shift()
       if (next !== undefined) {
         this.#pull(requests)
-        return next
+        return next.bytes
       }
       if (this.#requestError !== undefined) throw this.#requestError
       if (this.#requestsEnded) return undefined
@@ -316,8 +329,8 @@ export class BlobStreamServer {
   #closeLeastRecentBlob(keep: string): void {
     const needed = new Set<string>([keep])
     if (this.#answering !== undefined) needed.add(this.#answering)
-    for (const bytes of this.#received) {
-      const id = requestContentId(bytes)
+    for (const received of this.#received) {
+      const id = decodedRequest(received)?.contentId
       if (id !== undefined) needed.add(id)
     }
     for (const read of this.#readsAhead.values()) needed.add(read.contentId)
@@ -423,14 +436,9 @@ export class BlobStreamServer {
     if (current !== undefined && !this.#readRange(current.contentId, current.blob, current.next, current.end))
       return
     let reading = true
-    for (const [i, bytes] of this.#received.entries()) {
-      if (i >= LOOK_AHEAD_REQUESTS) break
-      let request: BlobRequest
-      try {
-        request = decodeRequest(bytes)
-      } catch {
-        return
-      }
+    for (let i = 0; i < this.#received.length && i < LOOK_AHEAD_REQUESTS; i++) {
+      const request = decodedRequest(this.#received[i]!)
+      if (request === null) return
       const opening = this.#blobOpening(request.contentId)
       if (!reading || request.kind !== 'blocks') continue
       const blob = settledBlobs.get(opening)
