@@ -13,30 +13,31 @@ if (major < 22 || (major === 22 && minor < 18) || typeof Promise.withResolvers !
   process.exit(1)
 }
 
-// The node (`cloudless start`, and `npm start` with no command) runs for days: it runs with V8's
-// --optimize-for-size, which keeps a node holding a 100k-track catalog at ~230 MB instead of ~360 MB
-// (V8 otherwise lets the heap grow to several times the live data between full collections). V8
-// flags must be given at start (set at run time they corrupted the heap here), so the process
-// replaces itself, keeping its pid, with one started with the flag.
+// The node (`cloudless start`, and `npm start` with no command) runs for days, and is started with
+// settings that only take effect at process start (set at run time, V8 flags corrupted the heap
+// here): the process replaces itself, keeping its pid, with one started with them.
+//
+// V8's --optimize-for-size keeps the heap close to the live data (V8 otherwise lets it grow to
+// several times that between full collections). CLOUDLESS_V8_DEFAULTS=1 keeps V8's defaults: a
+// mirror then runs faster, because the blob path allocates per block and the small heap collects
+// far more often (see the README's figures for both).
 const SMALL_HEAP = '--optimize-for-size'
-const firstWord = process.argv.slice(2).find((arg) => !arg.startsWith('-'))
-// CLOUDLESS_V8_DEFAULTS=1 keeps V8's defaults: measured on a 2-core machine, a mirror then runs about
-// twice as fast (10k library 55-70 instead of 39 MB/s, 1 GiB 185 instead of 91 MB/s), because the
-// blob path allocates a buffer per block and the small heap collects far more often.
-const runsNode =
-  (firstWord === undefined || firstWord === 'start') && process.env.CLOUDLESS_V8_DEFAULTS === undefined
+// --expose-gc: the node collects once after a pairing (src/node/daemon/collect-garbage.ts).
+const V8_FLAGS =
+  process.env.CLOUDLESS_V8_DEFAULTS === undefined ? [SMALL_HEAP, '--expose-gc'] : ['--expose-gc']
 // glibc's malloc, left to itself, keeps a node holding 100k tracks ~80 MB larger (measured at start:
 // 261 MB RSS, against 182 MB with these): one arena per thread (libuv, LevelDB, libdatachannel) that
 // each keep freed memory, and a mmap threshold that rises after the first big buffers are freed, so
 // later catalog-sized buffers come from the heap and are never given back. Two arenas and a fixed
 // 128 KiB threshold (big buffers are mapped, and unmapped when freed). A value the user set wins.
 const MALLOC_TUNING = { MALLOC_ARENA_MAX: '2', MALLOC_MMAP_THRESHOLD_: '131072' }
-if (runsNode && !process.execArgv.includes(SMALL_HEAP) && typeof process.execve === 'function') {
+const firstWord = process.argv.slice(2).find((arg) => !arg.startsWith('-'))
+const runsNode = firstWord === undefined || firstWord === 'start'
+if (runsNode && process.env.CLOUDLESS_NODE_PROCESS === undefined && typeof process.execve === 'function') {
   process.execve(
     process.execPath,
-    // --expose-gc: the node collects once after a pairing (src/node/daemon/collect-garbage.ts).
-    [process.execPath, SMALL_HEAP, '--expose-gc', ...process.execArgv, ...process.argv.slice(1)],
-    { ...MALLOC_TUNING, ...process.env },
+    [process.execPath, ...V8_FLAGS, ...process.execArgv, ...process.argv.slice(1)],
+    { ...MALLOC_TUNING, ...process.env, CLOUDLESS_NODE_PROCESS: '1' },
   )
 }
 await import('../src/node/cli/main.ts')
