@@ -242,6 +242,22 @@ describe('the browser peer', { timeout: 180_000 }, () => {
       })
 
       if (browserNo === 1)
+        it('is installable: Chromium finds a manifest and a service worker it accepts', async () => {
+          const cdp = await context.newCDPSession(page)
+          const { installabilityErrors } = (await cdp.send('Page.getInstallabilityErrors')) as {
+            installabilityErrors: Array<{ errorId: string }>
+          }
+          // A Playwright context is off the record, which Chromium reports as 'in-incognito'; any
+          // other error (no manifest, no suitable icon, no service worker...) fails the test.
+          const errors = installabilityErrors.map((e) => e.errorId).filter((id) => id !== 'in-incognito')
+          expect(errors).toEqual([])
+          const manifest = (await cdp.send('Page.getAppManifest')) as { url: string; errors: unknown[] }
+          expect(manifest.url).toMatch(/manifest\.webmanifest$/)
+          expect(manifest.errors).toEqual([])
+          await cdp.detach()
+        })
+
+      if (browserNo === 1)
         it('browses albums as a cover grid (covers fetched from the node), and artists', async () => {
           await page.getByTestId('search').fill('')
           await page.getByTestId('nav-albums').click()
