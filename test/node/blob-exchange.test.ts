@@ -256,7 +256,10 @@ describe('blob exchange between two nodes over TCP', () => {
     // The read-ahead: READ_AHEAD_BYTES, plus the block being sent.
     const readAhead = Math.ceil(READ_AHEAD_BYTES / BLOCK_SIZE) + 1
     expect(aheadWhileStalled).toBeLessThanOrEqual(9 + 64 + readAhead + gathered)
-    expect(serverBuffered).toBeLessThanOrEqual(gathered * (BLOCK_SIZE + 16))
+    // A stream's send() answers true while the stream is still busy passing earlier bytes on to the
+    // muxer (@libp2p/utils' processSendQueue), so one more gathered send can queue behind the one
+    // that filled the buffer: two of them at most (seen once under load: 6 blocks, above one send).
+    expect(serverBuffered).toBeLessThanOrEqual(2 * gathered * (BLOCK_SIZE + 16))
   })
 })
 
