@@ -93,7 +93,7 @@ async function main(): Promise<void> {
     Object.assign(globalThis, { cloudlessLibrary: model })
     const library = new LibraryView(peer, model, pins)
     const browse = new BrowseView(model)
-    const sidebar = new Sidebar(peer)
+    const sidebar = new Sidebar(peer, pins)
     const player = new Player()
     sidebar.onSelect = (view) => {
       if (isBrowse(view)) {

@@ -403,6 +403,10 @@ describe('the browser peer', { timeout: 180_000 }, () => {
               })
               .toBe('kept')
           }
+          // The sidebar says how far it got (two tracks, and any kept earlier in this context).
+          await expect
+            .poll(() => page.getByTestId('pin-progress').textContent(), { timeout: 30_000 })
+            .toMatch(/^Kept offline: [2-9]\d* tracks$/)
           expect(await node.stop()).toBe(0)
           await page.reload()
           await expect

@@ -16,12 +16,20 @@ export type PinState = 'none' | 'fetching' | 'kept'
  * (verified, like every block), and the pin is marked complete when all are there. Pins are this
  * browser's own business, so they live in IndexedDB, not in the catalog. Dispatches 'change'.
  */
+export interface PinProgress {
+  kept: number
+  pending: number
+  current?: { done: number; total: number }
+}
+
 export class Pins extends EventTarget {
   readonly #source: BlockSource
   readonly #contentOf: (trackId: string) => string | undefined
   readonly #pins = new Map<string, PinRecord>()
   readonly #protected = new Set<string>()
   readonly #fetching = new Set<string>()
+  /** The track being fetched now: blocks done of total. */
+  #current: { trackId: string; done: number; total: number } | undefined
   #queue: Promise<void> = Promise.resolve()
 
   private constructor(source: BlockSource, contentOf: (trackId: string) => string | undefined) {
@@ -93,7 +101,10 @@ export class Pins extends EventTarget {
       for (const id of trackIds) {
         try {
           if (!this.#pins.has(id)) continue
-          await this.#source.fetchAll(id, () => {})
+          await this.#source.fetchAll(id, (done, total) => {
+            this.#current = { trackId: id, done, total }
+            this.dispatchEvent(new Event('progress'))
+          })
           const record = { ...this.#pins.get(id)!, complete: true }
           if (!this.#pins.has(id)) continue
           this.#set(id, record)
@@ -102,12 +113,29 @@ export class Pins extends EventTarget {
           // No device holds it right now: it stays incomplete and is tried at the next start.
         } finally {
           this.#fetching.delete(id)
+          this.#current = undefined
           this.#changed()
         }
       }
     })
     this.#queue = run
     return run
+  }
+
+  /**
+   * How far keeping things offline has got: tracks kept, tracks still to fetch, and the blocks of
+   * the one being fetched. 'change' fires when a track is done, 'progress' after every block.
+   */
+  progress(): PinProgress {
+    let kept = 0
+    for (const record of this.#pins.values()) if (record.complete) kept++
+    return {
+      kept,
+      pending: this.#fetching.size,
+      ...(this.#current === undefined
+        ? {}
+        : { current: { done: this.#current.done, total: this.#current.total } }),
+    }
   }
 
   #changed(): void {

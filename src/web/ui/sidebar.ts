@@ -1,5 +1,6 @@
 import { listPlaylists, UserData } from '../../crdt/index.ts'
 import type { WebPeer } from '../peer/peer.ts'
+import type { PinProgress, Pins } from '../stream/pins.ts'
 import type { BrowseKind } from './browse-view.ts'
 import { DevicesPanel } from './devices-panel.ts'
 import { h } from './dom.ts'
@@ -21,6 +22,8 @@ function same(a: View, b: View): boolean {
 export class Sidebar {
   readonly element: HTMLElement
   readonly #peer: WebPeer
+  readonly #pins: Pins | undefined
+  readonly #offline = h('p', { class: 'storage muted', 'data-testid': 'pin-progress' })
   /** Kept across redraws: it may show an invite. */
   readonly #invite = new InvitePanel()
   /** Kept across redraws: it measures round trips in the background. */
@@ -29,8 +32,9 @@ export class Sidebar {
   #pending = 0
   onSelect: (view: View) => void = () => {}
 
-  constructor(peer: WebPeer) {
+  constructor(peer: WebPeer, pins?: Pins) {
     this.#peer = peer
+    this.#pins = pins
     this.#devices = new DevicesPanel(peer)
     this.element = h('nav', { class: 'sidebar', 'data-testid': 'sidebar' })
     peer.addEventListener('catalog', () => {
@@ -40,6 +44,12 @@ export class Sidebar {
         this.#render()
       })
     })
+    const showOffline = () => {
+      this.#offline.textContent = describeOffline(this.#pins?.progress())
+    }
+    this.#pins?.addEventListener('change', showOffline)
+    this.#pins?.addEventListener('progress', showOffline)
+    showOffline()
     this.#render()
   }
 
@@ -89,9 +99,22 @@ export class Sidebar {
       create,
       this.#devices.element,
       this.#invite.element,
+      this.#offline,
       storage,
     )
   }
+}
+
+/** "Keeping offline: 3 of 12 tracks (40%)", or what is kept once all are in. */
+function describeOffline(progress: PinProgress | undefined): string {
+  if (progress === undefined || progress.kept + progress.pending === 0) return ''
+  if (progress.pending === 0)
+    return `Kept offline: ${progress.kept} ${progress.kept === 1 ? 'track' : 'tracks'}`
+  const total = progress.kept + progress.pending
+  const current = progress.current
+  const part = current === undefined || current.total === 0 ? 0 : current.done / current.total
+  const percent = Math.floor((100 * (progress.kept + part)) / total)
+  return `Keeping offline: ${progress.kept} of ${total} tracks (${percent}%)`
 }
 
 /** Space this browser uses for the library (blocks, catalog) against what it may use. */
