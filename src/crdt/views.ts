@@ -177,6 +177,30 @@ export interface LibrarySummary {
  * view per track (status runs often; a 100k-track listing costs ~1 s and ~100 MB of garbage).
  */
 export function librarySummary(catalog: Catalog): LibrarySummary {
+  let cached = summaries.get(catalog)
+  if (cached === undefined) {
+    const entry: CachedSummary = { summary: undefined }
+    const stale = () => {
+      entry.summary = undefined
+    }
+    // Only files and edits change what it counts; device records (lastSeen) change far more often.
+    catalog.files.observe(stale)
+    UserData.of(catalog).edits.observe(stale)
+    summaries.set(catalog, entry)
+    cached = entry
+  }
+  cached.summary ??= summarize(catalog)
+  return { ...cached.summary }
+}
+
+interface CachedSummary {
+  summary: LibrarySummary | undefined
+}
+
+/** Summaries kept until the files or the edits change: status asks often, a 100k count takes ~1 s. */
+const summaries = new WeakMap<Catalog, CachedSummary>()
+
+function summarize(catalog: Catalog): LibrarySummary {
   const editIndex = UserData.of(catalog).editIndex()
   const summary: LibrarySummary = { tracks: 0, videos: 0, albums: 0, artists: 0 }
   const albums = new Set<string>()

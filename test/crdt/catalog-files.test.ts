@@ -7,9 +7,11 @@ import {
   decodeTrackEntry,
   encodeFolder,
   encodeTrackEntry,
+  librarySummary,
   listTracks,
   splitPath,
   type TrackRecord,
+  UserData,
 } from '../../src/crdt/index.ts'
 
 function record(title: string, extra: Partial<TrackRecord> = {}): TrackRecord {
@@ -234,5 +236,36 @@ describe('files per device and folder', () => {
     const fresh = new Catalog()
     fresh.initLibrary('lib')
     expect(() => fresh.checkSchema()).not.toThrow()
+  })
+})
+
+describe('library summary', () => {
+  it('counts as a listing would, and follows added files, removed files and edits (also from another device)', () => {
+    const catalog = new Catalog()
+    catalog.putFile('dev-a', '/m/1.mp3', 't1', record('One', { contentId: 't1' }))
+    catalog.putFile(
+      'dev-a',
+      '/m/2.mp3',
+      't2',
+      record('Two', { contentId: 't2', artists: ['Other'], albumArtist: 'Artist' }),
+    )
+    expect(librarySummary(catalog)).toEqual({ tracks: 2, videos: 0, albums: 1, artists: 2 })
+    // Device records change often and count for nothing here.
+    catalog.putDevice('dev-a', { name: 'a', addedAt: 1, lastSeen: 2 })
+    expect(librarySummary(catalog)).toEqual({ tracks: 2, videos: 0, albums: 1, artists: 2 })
+
+    catalog.putFile('dev-a', '/m/3.mp4', 't3', record('Film', { contentId: 't3', mediaType: 'video' }))
+    expect(librarySummary(catalog)).toMatchObject({ tracks: 2, videos: 1 })
+    UserData.of(catalog).setEdit('t2', 'album', 'Another Album')
+    expect(librarySummary(catalog)).toMatchObject({ albums: 2 })
+    catalog.removeFile('dev-a', '/m/1.mp3')
+    expect(librarySummary(catalog)).toEqual({ tracks: 1, videos: 1, albums: 1, artists: 1 })
+
+    const other = new Catalog()
+    sync(catalog.doc, other.doc)
+    expect(librarySummary(other)).toEqual(librarySummary(catalog))
+    other.putFile('dev-b', '/n/4.mp3', 't4', record('Four', { contentId: 't4', album: 'B-Side' }))
+    sync(catalog.doc, other.doc)
+    expect(librarySummary(catalog)).toEqual({ tracks: 2, videos: 1, albums: 2, artists: 2 })
   })
 })
