@@ -30,6 +30,7 @@ import {
   reachOf,
   relayLink,
   setLibraryRelays,
+  setLibraryStunServers,
   withRelays,
 } from '../relay/index.ts'
 import { scan } from '../scanner/scanner.ts'
@@ -100,6 +101,10 @@ export class CloudlessNode {
       isMember: (peerId) => this.membership.isMember(peerId),
       dialExact: (address, options) => this.libp2p.services.relayLink.dialExact(address, options),
       addressesOf: (peerId) => this.#otherDevices().find((d) => d.peerId === peerId)?.addresses ?? [],
+      // A browser has no addresses of its own: it starts the upgrade itself (src/web/peer).
+      initiates: (peerId) =>
+        this.libp2p.peerId.toString() < peerId &&
+        (this.#otherDevices().find((d) => d.peerId === peerId)?.addresses ?? []).length > 0,
       log: this.log,
     })
   }
@@ -115,6 +120,9 @@ export class CloudlessNode {
       if (options.name !== undefined) await device.rename(options.name)
       const { catalog } = device
       if (options.relays !== undefined) setLibraryRelays(catalog.doc, options.relays)
+      // So that the library's browsers use them too (they have no settings of their own).
+      if (device.config.network.stunServers.length > 0)
+        setLibraryStunServers(catalog.doc, device.config.network.stunServers)
       const membership = new Membership({ catalog, selfId: device.deviceId })
       const invites = new InviteBook()
       const gater = new AccessGater({ membership, invites, dialWebRtcDirect: false })

@@ -3,6 +3,7 @@ import { circuitRelayTransport } from '@libp2p/circuit-relay-v2'
 import { dcutr } from '@libp2p/dcutr'
 import { uPnPNAT } from '@libp2p/upnp-nat'
 import { webRTC } from '@libp2p/webrtc'
+import { iceServer } from './relay-setting.ts'
 
 /** The device's settings for reaching home from away (NetworkConfig has them). */
 export interface AwaySettings {
@@ -54,8 +55,3 @@ export function awayServices(settings: AwaySettings) {
 }
 
 /** turn:user:password@host:port is a TURN server with credentials; anything else is used as is. */
-function iceServer(url: string): { urls: string; username?: string; credential?: string } {
-  const turn = /^(turns?):([^:@]+):([^@]+)@(.+)$/.exec(url)
-  if (turn === null) return { urls: url }
-  return { urls: `${turn[1]}:${turn[4]}`, username: turn[2]!, credential: turn[3]! }
-}

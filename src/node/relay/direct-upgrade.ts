@@ -16,6 +16,10 @@ export interface DirectUpgradeOptions {
   retryMs?: number
   /** First attempt after a relayed connection opened (default 2 s). */
   firstTryMs?: number
+  /** Whether this side starts the upgrade with `peer` (default: the side whose id sorts first). */
+  initiates?: (peer: string) => boolean
+  /** Try the device's own published addresses before WebRTC (default true). */
+  tryOwnAddresses?: boolean
 }
 
 /** How long a direct connection gets to answer a ping before it counts as broken. */
@@ -93,7 +97,8 @@ export class DirectUpgrader {
     const connection = event.detail
     const peer = connection.remotePeer.toString()
     if (reachOf(connection) !== 'relayed' || !this.#options.isMember(peer)) return
-    if (this.#libp2p.peerId.toString() > peer) return
+    const initiates = this.#options.initiates ?? ((other: string) => this.#libp2p.peerId.toString() < other)
+    if (!initiates(peer)) return
     // Let identify finish first (the other side learns our addresses and protocols).
     this.#schedule(peer, this.#options.firstTryMs ?? 2000)
   }
@@ -137,7 +142,7 @@ export class DirectUpgrader {
     const via = relayed[0]
     if (via === undefined) return
     this.#attempting.add(peer)
-    const own = this.#ownAddresses(peer)
+    const own = this.#options.tryOwnAddresses === false ? [] : this.#ownAddresses(peer)
     // A browser speaks no WebRTC signaling (it reaches us over the relay's WebSockets) and has no
     // addresses of its own: nothing to try, now or later. Unknown protocols (identify not done
     // yet) are tried as before.

@@ -20,7 +20,9 @@ export {
   checkRelayAddress,
   isLibraryRelay,
   libraryRelays,
+  libraryStunServers,
   onRelaysChange,
   setLibraryRelays,
+  setLibraryStunServers,
 } from './relay-setting.ts'
 export { withRelays } from './with-relays.ts'

@@ -44,6 +44,35 @@ export function checkRelayAddress(address: string): string {
   return ma.toString()
 }
 
+/**
+ * The STUN (and TURN) servers the library's devices use for WebRTC, as `cloudless start --stun`
+ * set them on a device: in the catalog too (`network` -> 'stun'), so that a browser, which has
+ * no settings of its own, uses the same ones. Empty: libp2p's public defaults.
+ */
+export function libraryStunServers(doc: Y.Doc): string[] {
+  const value = doc.getMap<string>(NETWORK_SETTINGS_MAP).get('stun')
+  if (typeof value !== 'string') return []
+  try {
+    const parsed = JSON.parse(value) as unknown
+    return Array.isArray(parsed) ? parsed.filter((a): a is string => typeof a === 'string') : []
+  } catch {
+    return []
+  }
+}
+
+export function setLibraryStunServers(doc: Y.Doc, servers: string[]): void {
+  const map = doc.getMap<string>(NETWORK_SETTINGS_MAP)
+  const value = JSON.stringify([...new Set(servers)])
+  if (map.get('stun') !== value) map.set('stun', value)
+}
+
+/** An RTCIceServer from `stun:host:port` or `turn:user:password@host:port`. */
+export function iceServer(url: string): { urls: string; username?: string; credential?: string } {
+  const turn = /^(turns?):([^:@]+):([^@]+)@(.+)$/.exec(url)
+  if (turn === null) return { urls: url }
+  return { urls: `${turn[1]}:${turn[4]}`, username: turn[2]!, credential: turn[3]! }
+}
+
 export function onRelaysChange(doc: Y.Doc, listener: () => void): () => void {
   const map = doc.getMap(NETWORK_SETTINGS_MAP)
   map.observe(listener)

@@ -3,7 +3,7 @@ import { circuitRelayTransport } from '@libp2p/circuit-relay-v2'
 import { identify } from '@libp2p/identify'
 import type { ConnectionGater, Libp2p, PrivateKey } from '@libp2p/interface'
 import { ping } from '@libp2p/ping'
-import { webRTCDirect } from '@libp2p/webrtc'
+import { webRTC, webRTCDirect } from '@libp2p/webrtc'
 import { webSockets } from '@libp2p/websockets'
 import { yamux } from '@libp2p/yamux'
 import { createLibp2p, type ServiceFactoryMap } from 'libp2p'
@@ -17,6 +17,8 @@ export interface BrowserLibp2pOptions<S extends Record<string, unknown>> {
   /** Default: both. One only to find out how a network behaves (the app's `?transport=`). */
   transports?: readonly BrowserTransport[]
   connectionGater: ConnectionGater
+  /** For WebRTC through a relay (hole punching away from home); default: libp2p's public STUN servers. */
+  iceServers?: RTCIceServer[]
   services: ServiceFactoryMap<S>
 }
 
@@ -36,6 +38,12 @@ export async function createBrowserLibp2p<S extends Record<string, unknown>>(
     addresses: { listen: [] },
     transports: [
       ...chosen.map((t) => (t === 'webrtc-direct' ? webRTCDirect() : webSockets())),
+      // Before the relay transport, which takes `/p2p-circuit/webrtc` addresses too: a relayed
+      // connection to a device is upgraded to WebRTC set up through it (see peer.ts).
+      webRTC({
+        ...(options.iceServers === undefined ? {} : { rtcConfiguration: { iceServers: options.iceServers } }),
+        dataChannel: { openTimeout: 30_000 },
+      }),
       circuitRelayTransport(),
     ],
     connectionEncrypters: [noise()],

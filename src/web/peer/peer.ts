@@ -5,8 +5,9 @@ import { enforceRevocations, Membership } from '../../node/access/index.ts'
 import { type BlobExchange, blobExchange } from '../../node/protocols/blob/index.ts'
 import { type CatalogSync, catalogSync } from '../../node/protocols/catalog-sync/index.ts'
 import { InviteBook, type JoinResult, type Pairing, pairing } from '../../node/protocols/pairing/index.ts'
+import { DirectUpgrader } from '../../node/relay/direct-upgrade.ts'
 import { bestConnection, type Reach, reachOf, roundTripMs } from '../../node/relay/reach.ts'
-import { isLibraryRelay } from '../../node/relay/relay-setting.ts'
+import { iceServer, isLibraryRelay, libraryStunServers } from '../../node/relay/relay-setting.ts'
 import { withRelays } from '../../node/relay/with-relays.ts'
 import { openCatalog } from './catalog-store.ts'
 import { browserDeviceName } from './device-name.ts'
@@ -60,6 +61,7 @@ export class WebPeer extends EventTarget {
   readonly libp2p: Libp2p<Services>
   readonly deviceName: string
   readonly #dialer: Dialer
+  #upgrader: DirectUpgrader | undefined
   #stopEnforcing: (() => void) | undefined
 
   private constructor(catalog: Catalog, membership: Membership, libp2p: Libp2p<Services>, name: string) {
@@ -79,9 +81,11 @@ export class WebPeer extends EventTarget {
     const invites = new InviteBook()
     const gater = new BrowserGater({ membership, invites })
     const name = browserDeviceName()
+    const stun = libraryStunServers(catalog.doc)
     const libp2p = await createBrowserLibp2p({
       privateKey,
       ...(options.transports === undefined ? {} : { transports: options.transports }),
+      ...(stun.length === 0 ? {} : { iceServers: stun.map((url) => iceServer(url)) }),
       // The library's relays (a catalog setting) are let through too: away from home the page
       // reaches the devices through them.
       connectionGater: withRelays(gater, { isRelay: (peerId) => isLibraryRelay(catalog.doc, peerId) }),
@@ -171,6 +175,7 @@ export class WebPeer extends EventTarget {
   async stop(): Promise<void> {
     this.#stopEnforcing?.()
     this.#dialer.stop()
+    this.#upgrader?.stop()
     this.membership.close()
     await this.libp2p.stop()
   }
@@ -190,6 +195,27 @@ export class WebPeer extends EventTarget {
     // A device revoked anywhere is hung up on here too (the gater refuses new connections).
     this.#stopEnforcing = enforceRevocations(this.libp2p, this.membership)
     this.#dialer.start()
+    // Away from home the page reaches devices through the relay; where the networks allow it,
+    // a WebRTC connection set up through the relay takes over (the page starts it: a device
+    // cannot dial a browser, which holds no reservation). Its own addresses the dialer tried.
+    this.#upgrader = new DirectUpgrader(
+      this.libp2p as unknown as ConstructorParameters<typeof DirectUpgrader>[0],
+      {
+        isMember: (peerId) => this.membership.isMember(peerId),
+        addressesOf: () => [],
+        dialExact: (address, options) => this.libp2p.dial(address, { ...options, force: true }),
+        initiates: () => true,
+        tryOwnAddresses: false,
+        // The page's console: how the upgrade went (for the curious, and for test logs).
+        log: {
+          error: (line) => console.info(line),
+          warn: (line) => console.info(line),
+          info: (line) => console.info(line),
+          debug: () => {},
+        },
+      },
+    )
+    this.#upgrader.start()
   }
 
   #otherDevices(): DialTarget[] {
