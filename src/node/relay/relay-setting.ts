@@ -8,7 +8,21 @@ import { BadRelayAddressError } from './errors.ts'
  * array of multiaddrs), so `cloudless start --relay <addr>` on one device reaches every device.
  */
 export function libraryRelays(doc: Y.Doc): string[] {
-  const value = doc.getMap<string>(NETWORK_SETTINGS_MAP).get('relays')
+  return readList(doc, 'relays')
+}
+
+/** Whether `peerId` is one of the library's relays. */
+export function isLibraryRelay(doc: Y.Doc, peerId: string): boolean {
+  return libraryRelays(doc).some((address) => address.endsWith(`/p2p/${peerId}`))
+}
+
+export function setLibraryRelays(doc: Y.Doc, relays: string[]): void {
+  writeList(doc, 'relays', relays)
+}
+
+/** A list setting of the `network` map: a JSON array of strings (anything else reads as empty). */
+function readList(doc: Y.Doc, key: string): string[] {
+  const value = doc.getMap<string>(NETWORK_SETTINGS_MAP).get(key)
   if (typeof value !== 'string') return []
   try {
     const parsed = JSON.parse(value) as unknown
@@ -18,15 +32,11 @@ export function libraryRelays(doc: Y.Doc): string[] {
   }
 }
 
-/** Whether `peerId` is one of the library's relays. */
-export function isLibraryRelay(doc: Y.Doc, peerId: string): boolean {
-  return libraryRelays(doc).some((address) => address.endsWith(`/p2p/${peerId}`))
-}
-
-export function setLibraryRelays(doc: Y.Doc, relays: string[]): void {
+/** Writes a list setting, only when it changed (every write replicates to every device). */
+function writeList(doc: Y.Doc, key: string, list: string[]): void {
   const map = doc.getMap<string>(NETWORK_SETTINGS_MAP)
-  const value = JSON.stringify([...new Set(relays)])
-  if (map.get('relays') !== value) map.set('relays', value)
+  const value = JSON.stringify([...new Set(list)])
+  if (map.get(key) !== value) map.set(key, value)
 }
 
 /** Checks a relay address: a multiaddr that ends with the relay's /p2p/<peer id>. */
@@ -50,20 +60,11 @@ export function checkRelayAddress(address: string): string {
  * no settings of its own, uses the same ones. Empty: libp2p's public defaults.
  */
 export function libraryStunServers(doc: Y.Doc): string[] {
-  const value = doc.getMap<string>(NETWORK_SETTINGS_MAP).get('stun')
-  if (typeof value !== 'string') return []
-  try {
-    const parsed = JSON.parse(value) as unknown
-    return Array.isArray(parsed) ? parsed.filter((a): a is string => typeof a === 'string') : []
-  } catch {
-    return []
-  }
+  return readList(doc, 'stun')
 }
 
 export function setLibraryStunServers(doc: Y.Doc, servers: string[]): void {
-  const map = doc.getMap<string>(NETWORK_SETTINGS_MAP)
-  const value = JSON.stringify([...new Set(servers)])
-  if (map.get('stun') !== value) map.set('stun', value)
+  writeList(doc, 'stun', servers)
 }
 
 /** An RTCIceServer from `stun:host:port` or `turn:user:password@host:port`. */
