@@ -13,23 +13,16 @@ import {
   type TrackRecord,
   UserData,
 } from '../../src/crdt/index.ts'
+import { trackRecord } from '../helpers/track-record.ts'
 
 function record(title: string, extra: Partial<TrackRecord> = {}): TrackRecord {
-  return {
+  return trackRecord({
     contentId: 'c1',
     size: 1234,
-    mediaType: 'audio',
     title,
     artists: ['Artist'],
     album: 'Album',
-    albumArtist: null,
     trackNo: 1,
-    trackTotal: null,
-    discNo: null,
-    discTotal: null,
-    year: null,
-    genres: [],
-    compilation: false,
     durationSec: 61.5,
     codec: 'MPEG 1 Layer 3',
     container: 'MPEG',
@@ -37,18 +30,9 @@ function record(title: string, extra: Partial<TrackRecord> = {}): TrackRecord {
     bitrate: 128000,
     sampleRate: 44100,
     channels: 2,
-    bitsPerSample: null,
-    lossless: false,
-    width: null,
-    height: null,
-    musicbrainz: {},
-    replayGain: {},
-    lyrics: null,
-    cover: null,
-    tagSource: 'tags',
     addedAt: 100,
     ...extra,
-  }
+  })
 }
 
 function sync(...docs: Y.Doc[]): void {

@@ -11,6 +11,7 @@ import {
   type TrackRecord,
   UserData,
 } from '../../src/crdt/index.ts'
+import { trackRecord } from '../helpers/track-record.ts'
 
 /** A device: its own document, catalog and user data. */
 function device(): { doc: Y.Doc; catalog: Catalog; user: UserData } {
@@ -26,40 +27,21 @@ function sync(...docs: Y.Doc[]): void {
 }
 
 function record(title: string, extra: Partial<TrackRecord> = {}): TrackRecord {
-  return {
+  return trackRecord({
     contentId: `c-${title}`,
     size: 1000,
-    mediaType: 'audio',
     title,
     artists: ['Scanned Artist'],
     album: 'Scanned Album',
-    albumArtist: null,
     trackNo: 1,
-    trackTotal: null,
-    discNo: null,
-    discTotal: null,
     year: 2001,
-    genres: [],
-    compilation: false,
     durationSec: 100,
     codec: 'mp3',
     container: 'mp3',
     mime: 'audio/mpeg',
-    bitrate: null,
-    sampleRate: null,
-    channels: null,
-    bitsPerSample: null,
-    lossless: false,
-    width: null,
-    height: null,
-    musicbrainz: {},
-    replayGain: {},
-    lyrics: null,
-    cover: null,
-    tagSource: 'tags',
     addedAt: 1,
     ...extra,
-  }
+  })
 }
 
 /** Two devices that share one library with track `t1` (held by device a). */

@@ -17,6 +17,7 @@ import {
   type Pairing,
   pairing,
 } from '../../src/node/protocols/pairing/index.ts'
+import { trackRecord } from './track-record.ts'
 
 export interface PairingPeer {
   node: Libp2p<{ pairing: Pairing; identify: unknown; catalogSync?: CatalogSync }>
@@ -111,39 +112,30 @@ export async function stopPairingPeer(peer: PairingPeer): Promise<void> {
 export function putTracks(catalog: Catalog, count: number): void {
   catalog.transact(() => {
     for (let i = 0; i < count; i++) {
-      catalog.putFile('dev-test', `/music/track-${i}.flac`, `track-${i}`, {
-        contentId: `content-${i}`,
-        size: 1000 + i,
-        mediaType: 'audio',
-        title: `Title ${i}`,
-        artists: [`Artist ${i % 3}`],
-        album: 'Album',
-        albumArtist: null,
-        trackNo: i + 1,
-        trackTotal: count,
-        discNo: null,
-        discTotal: null,
-        year: 2001,
-        genres: [],
-        compilation: false,
-        durationSec: 180,
-        codec: 'flac',
-        container: 'flac',
-        mime: 'audio/flac',
-        bitrate: null,
-        sampleRate: 44100,
-        channels: 2,
-        bitsPerSample: 16,
-        lossless: true,
-        width: null,
-        height: null,
-        musicbrainz: {},
-        replayGain: {},
-        lyrics: null,
-        cover: null,
-        tagSource: 'tags',
-        addedAt: Date.now(),
-      })
+      catalog.putFile(
+        'dev-test',
+        `/music/track-${i}.flac`,
+        `track-${i}`,
+        trackRecord({
+          contentId: `content-${i}`,
+          size: 1000 + i,
+          title: `Title ${i}`,
+          artists: [`Artist ${i % 3}`],
+          album: 'Album',
+          trackNo: i + 1,
+          trackTotal: count,
+          year: 2001,
+          durationSec: 180,
+          codec: 'flac',
+          container: 'flac',
+          mime: 'audio/flac',
+          sampleRate: 44100,
+          channels: 2,
+          bitsPerSample: 16,
+          lossless: true,
+          addedAt: Date.now(),
+        }),
+      )
     }
   })
 }

@@ -1,20 +1,7 @@
-import type { Manifest } from '../../blobs/index.ts'
+import type { BlobSession } from '../protocols/blob/index.ts'
 
-/** The part of a blob session (src/node/protocols/blob) the media layer uses. */
-export interface SessionLike {
-  readonly pending: number
-  readonly closed: boolean
-  manifest(contentId: string): Promise<Manifest>
-  blocks(
-    contentId: string,
-    manifest: Manifest,
-    first: number,
-    count: number,
-    onBlock: (block: { index: number; bytes: Uint8Array }) => Promise<void> | void,
-  ): Promise<void>
-  close(): Promise<void>
-  abort(reason: Error): void
-}
+/** The part of a blob session the media layer uses (tests pass fakes of just this). */
+export type SessionLike = Pick<BlobSession, 'pending' | 'closed' | 'manifest' | 'blocks' | 'close' | 'abort'>
 
 export interface SessionOpener {
   openSession(peer: string, options?: { signal?: AbortSignal }): Promise<SessionLike>
