@@ -19,7 +19,7 @@
  *
  * Prints a table (seconds, MB/s, files/s), the ratios and the targets (PASS/MISS), and writes
  * .bench/blobs-results.json. Every node, Syncthing instance and temp dir is removed at the end, on errors and
- * on Ctrl+C too. With --profile, the Cloudless nodes of the first round write V8 CPU profiles to
+ * on Ctrl+C too: the receiving folders of all rounds are kept until then (KEEP_UNTIL_EXIT). With --profile, the Cloudless nodes of the first round write V8 CPU profiles to
  * .bench/blobs-profiles/, summarized in the report.
  */
 import { mkdir, readdir, rm } from 'node:fs/promises'
@@ -182,6 +182,15 @@ async function runCloudless(
   }
 }
 
+/**
+ * KEEP_UNTIL_EXIT: what a transfer wrote (Cloudless homes, Syncthing folders) is removed when the
+ * benchmark exits, not after each transfer. Deleting tens of thousands of files makes creating files on
+ * the same file system slow for minutes afterwards on ext4 without a journal (as on the machine the
+ * README's figures come from: ext4 re-checks every free inode it passes for a deletion in the last 1 to 6
+ * minutes, measured at 280-660 µs per file created for several minutes after a 10k transfer's cleanup),
+ * which would slow whichever tool runs next. Each round therefore needs the disk space of its copies
+ * (about 2.5 GB per tool and round for the default sets).
+ */
 async function runSyncthing(
   binary: string,
   set: DataSet,
@@ -218,7 +227,7 @@ async function runSyncthing(
       syncthing: result,
     }
   } finally {
-    await work.remove()
+    // The folders stay until the benchmark exits: see KEEP_UNTIL_EXIT.
   }
 }
 

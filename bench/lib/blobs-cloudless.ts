@@ -90,7 +90,7 @@ export async function pairedNodes(
         await writeFile(file, node.log + end)
       }
     }
-    await Promise.all([homeA.remove(), homeB.remove()])
+    // The homes stay until the benchmark exits (see KEEP_UNTIL_EXIT in bench/blobs.ts).
   }
   try {
     const scanStart = nowMs()

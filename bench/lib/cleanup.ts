@@ -46,7 +46,12 @@ export function runCleanups(): Promise<void> {
 /** A temp dir that is removed at cleanup (or earlier, with the returned `remove`). */
 export async function tempDir(prefix: string): Promise<{ path: string; remove: () => Promise<void> }> {
   const path = await mkdtemp(join(tmpdir(), `cloudless-bench-${prefix}-`))
-  const removeDir = () => rm(path, { recursive: true, force: true })
+  // CLOUDLESS_BENCH_KEEP_TEMP=1 leaves them (to look into, or to run benchmarks back to back: see
+  // KEEP_UNTIL_EXIT in bench/blobs.ts for why deleting many files slows the next run down).
+  const removeDir = () =>
+    process.env.CLOUDLESS_BENCH_KEEP_TEMP === '1'
+      ? Promise.resolve()
+      : rm(path, { recursive: true, force: true })
   const unregister = onCleanup(removeDir)
   return {
     path,

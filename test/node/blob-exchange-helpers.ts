@@ -101,7 +101,12 @@ afterEach(async () => {
 })
 
 export async function startPeer(
-  options: { member?: boolean; maxConcurrentPerPeer?: number; maxConcurrentTotal?: number } = {},
+  options: {
+    member?: boolean
+    maxConcurrentPerPeer?: number
+    maxConcurrentTotal?: number
+    onStreamOpen?: () => () => void
+  } = {},
 ): Promise<Peer> {
   const provider = new MemoryProvider()
   const node = await createTestNode({
@@ -116,6 +121,7 @@ export async function startPeer(
         ...(options.maxConcurrentTotal === undefined
           ? {}
           : { maxConcurrentTotal: options.maxConcurrentTotal }),
+        ...(options.onStreamOpen === undefined ? {} : { onStreamOpen: options.onStreamOpen }),
       }),
     },
   })
@@ -126,9 +132,12 @@ export async function startPeer(
 }
 
 /** A server and a client, connected over TCP on 127.0.0.1. */
-export async function pair(options: Parameters<typeof startPeer>[0] = {}): Promise<[Peer, Peer]> {
+export async function pair(
+  options: Parameters<typeof startPeer>[0] = {},
+  clientOptions: Parameters<typeof startPeer>[0] = {},
+): Promise<[Peer, Peer]> {
   const server = await startPeer(options)
-  const client = await startPeer()
+  const client = await startPeer(clientOptions)
   await connect(client.node, server.node)
   return [server, client]
 }

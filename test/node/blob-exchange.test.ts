@@ -49,6 +49,31 @@ describe('blob exchange between two nodes over TCP', () => {
     await waitFor(() => blobStreams(client, server).length === 0, 5000, 'the streams to close')
   })
 
+  it('reports each stream, served and fetched, from its opening until it has closed', async () => {
+    const open = { server: 0, client: 0 }
+    const counter = (side: keyof typeof open) => () => {
+      open[side]++
+      return () => open[side]--
+    }
+    const [server, client] = await pair(
+      { onStreamOpen: counter('server') },
+      { onStreamOpen: counter('client') },
+    )
+    // Larger than what the client buffers, so the stream is still open after the first block.
+    const { contentId } = server.provider.add(randomBytes(40 * BLOCK_SIZE))
+    const manifest = await client.blobs.fetchManifest(server.id, contentId)
+    const blocks = client.blobs.fetchBlocks(server.id, contentId, manifest, 0, 40)[Symbol.asyncIterator]()
+    await blocks.next()
+    expect(open).toEqual({ server: 1, client: 1 })
+    await blocks.return?.()
+    await waitFor(() => open.server === 0 && open.client === 0, 5000, 'both ends to report the close')
+    const session = await client.blobs.openSession(server.id)
+    await session.manifest(contentId)
+    expect(open).toEqual({ server: 1, client: 1 })
+    session.close()
+    await waitFor(() => open.server === 0 && open.client === 0, 5000, 'the session to close')
+  })
+
   it('fetches blocks 40..43 of a 30 MB blob, and only those are read', async () => {
     const [server, client] = await pair()
     const bytes = randomBytes(30 * 1024 * 1024)

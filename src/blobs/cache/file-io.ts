@@ -1,4 +1,6 @@
-import { constants, promises as fs } from 'node:fs'
+import { randomBytes } from 'node:crypto'
+import { closeSync, constants, promises as fs, openSync, renameSync, rmSync, writeSync } from 'node:fs'
+import path from 'node:path'
 import { writeFileAtomic } from '../atomic-file.ts'
 
 /**
@@ -78,6 +80,38 @@ export function replaceFile(
   options: { durable?: boolean } = {},
 ): Promise<void> {
   return writeFileAtomic(target, data, { signal, durable: options.durable })
+}
+
+/**
+ * replaceFile without fsync, for small files (a manifest), done synchronously: four system calls
+ * of some microseconds each, where the asynchronous version waited its turn in libuv's thread pool
+ * four times, behind block writes and fsyncs (measured while mirroring 10k tracks: 14 ms of a blob's
+ * 64 ms). Atomic for a crashed process, as replaceFile; a power cut may lose it, and what reads it
+ * checks it.
+ */
+export function replaceSmallFileNow(target: string, data: Uint8Array): void {
+  const temp = path.join(
+    path.dirname(target),
+    `.${path.basename(target)}.${randomBytes(6).toString('hex')}.tmp`,
+  )
+  try {
+    const fd = openSync(temp, 'wx', 0o644)
+    try {
+      let done = 0
+      while (done < data.length) done += writeSync(fd, data, done, data.length - done)
+    } finally {
+      closeSync(fd)
+    }
+    renameSync(temp, target)
+  } catch (error) {
+    rmSync(temp, { force: true })
+    throw error
+  }
+}
+
+/** A rename, done synchronously: one metadata update, cheaper than a turn in the thread pool. */
+export function renameNow(from: string, to: string): void {
+  renameSync(from, to)
 }
 
 export async function removeFile(file: string): Promise<void> {

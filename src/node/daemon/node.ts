@@ -38,6 +38,7 @@ import { watchLibrary } from '../scanner/watch.ts'
 import { collectGarbageSoon } from './collect-garbage.ts'
 import { createLibp2pNode } from './libp2p-node.ts'
 import { Redialer } from './redial.ts'
+import { transferHeap } from './transfer-heap.ts'
 
 export interface NodeStartOptions {
   home: string
@@ -172,6 +173,7 @@ export class CloudlessNode {
           blobExchange: blobExchange({
             isMember: (peerId) => membership.isMember(peerId),
             provider: new NodeBlobProvider(local, cache, device.covers),
+            onStreamOpen: () => transferHeap.begin(),
           }),
         },
       })

@@ -41,7 +41,7 @@ export class SessionPool {
   constructor(opener: SessionOpener, signal: AbortSignal, options: SessionPoolOptions = {}) {
     this.#opener = opener
     this.#signal = signal
-    this.#sessionsPerPeer = options.sessionsPerPeer ?? 2
+    this.#sessionsPerPeer = options.sessionsPerPeer ?? 4
     this.#blobsPerSession = options.blobsPerSession ?? 16
     this.#idleMs = options.idleMs ?? 2000
     signal.addEventListener('abort', () => {

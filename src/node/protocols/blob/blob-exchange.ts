@@ -225,11 +225,22 @@ export class BlobExchangeService implements BlobExchange, Startable {
     const peerId = typeof peer === 'string' ? peerIdFromString(peer) : peer
     const opening = AbortSignal.any([signal, AbortSignal.timeout(OPEN_STREAM_TIMEOUT_MS)])
     const connection = await this.#components.connectionManager.openConnection(peerId, { signal: opening })
-    return connection.newStream(this.protocol, {
+    const stream = await connection.newStream(this.protocol, {
       signal: opening,
       maxOutboundStreams: MAX_OUTBOUND_STREAMS,
       runOnLimitedConnection: true,
     })
+    this.#countWhileOpen(stream)
+    return stream
+  }
+
+  /** Tells the init's onStreamOpen about a stream until it closes. */
+  #countWhileOpen(stream: Stream): void {
+    const onStreamOpen = this.#init.onStreamOpen
+    if (onStreamOpen === undefined) return
+    const closed = onStreamOpen()
+    if (stream.status === 'closed' || stream.status === 'aborted' || stream.status === 'reset') closed()
+    else stream.addEventListener('close', closed, { once: true })
   }
 
   /** What a failed fetch throws: the caller's abort reason, one of our named errors, or a BlobTransferError. */
@@ -266,6 +277,7 @@ export class BlobExchangeService implements BlobExchange, Startable {
       await refuseBusy(stream, this.#busyMessage(peer))
       return
     }
+    this.#countWhileOpen(stream)
     try {
       const server = new BlobStreamServer({
         stream,

@@ -41,6 +41,11 @@ export interface BlobExchangeInit {
   /** Streams served at once for all peers; more hear `busy` (default 16). */
   maxConcurrentTotal?: number
   log?: Logger
+  /**
+   * Called as each blob stream opens, served or fetched; the function it returns is called once
+   * the stream has closed (the node raises V8's heap limits meanwhile: daemon/transfer-heap.ts).
+   */
+  onStreamOpen?: () => () => void
 }
 
 export interface BlobExchangeComponents {

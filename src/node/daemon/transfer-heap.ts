@@ -1,0 +1,93 @@
+import { setFlagsFromString } from 'node:v8'
+
+/**
+ * The heap's growth while blocks stream through the node (served or fetched).
+ *
+ * The node runs with --optimize-for-size (bin/cloudless.js), which keeps the heap close to its live
+ * data: right for a node that idles for days holding a 100k-track catalog. But a transfer allocates a
+ * buffer per socket read, per noise message and per block; whatever is in flight when a young
+ * collection runs is promoted, and the tight old-generation limit then starts a full collection
+ * every ~100 ms (measured with --trace-gc while mirroring 1 GiB: 122 mark-compacts on the receiver,
+ * ~24 CPU-s for both nodes together, 80 MB/s). Letting the heap grow 4x between full collections
+ * while a transfer runs: 8 mark-compacts, 7.4 CPU-s, 230 MB/s.
+ *
+ * So while any blob stream is open, V8's heap growing factor is raised (`--heap-growing-percent`,
+ * which V8 reads each time it sets the next limit, so it takes effect at run time), and when the
+ * last stream has been closed for RESTORE_AFTER_MS it goes back to V8's own choice and the node
+ * collects once, giving the memory back. The peak RSS of a transfer is in bench:blobs' report.
+ */
+export const TRANSFER_HEAP_GROWING_PERCENT = 300
+/** A pause between a player's range requests or a mirror's sessions should not flip the mode. */
+export const RESTORE_AFTER_MS = 2_000
+
+export interface TransferHeapHooks {
+  setGrowingPercent(percent: number): void
+  /** A full collection, when the process has one (--expose-gc). */
+  collect(): void
+}
+
+const v8Hooks: TransferHeapHooks = {
+  setGrowingPercent: (percent) => setFlagsFromString(`--heap-growing-percent=${percent}`),
+  collect: () => (globalThis as { gc?: () => void }).gc?.(),
+}
+
+export class TransferHeap {
+  readonly #hooks: TransferHeapHooks
+  #open = 0
+  #raised = false
+  #restoreTimer: NodeJS.Timeout | undefined
+
+  constructor(hooks: TransferHeapHooks = v8Hooks) {
+    this.#hooks = hooks
+  }
+
+  /** Streams counted now. */
+  get open(): number {
+    return this.#open
+  }
+
+  /** Whether the heap may grow for transfers now. */
+  get raised(): boolean {
+    return this.#raised
+  }
+
+  /** Counts a transfer that has begun; call the returned function (once; more calls do nothing) when it ends. */
+  begin(): () => void {
+    this.#open++
+    clearTimeout(this.#restoreTimer)
+    this.#restoreTimer = undefined
+    if (!this.#raised) {
+      this.#raised = true
+      this.#hooks.setGrowingPercent(TRANSFER_HEAP_GROWING_PERCENT)
+    }
+    let ended = false
+    return () => {
+      if (ended) return
+      ended = true
+      this.#open--
+      if (this.#open === 0) this.#scheduleRestore()
+    }
+  }
+
+  /** Back to V8's defaults now (the node is stopping). */
+  restore(): void {
+    clearTimeout(this.#restoreTimer)
+    this.#restoreTimer = undefined
+    if (!this.#raised) return
+    this.#raised = false
+    this.#hooks.setGrowingPercent(0)
+  }
+
+  #scheduleRestore(): void {
+    this.#restoreTimer = setTimeout(() => {
+      this.#restoreTimer = undefined
+      if (this.#open > 0 || !this.#raised) return
+      this.restore()
+      this.#hooks.collect()
+    }, RESTORE_AFTER_MS)
+    this.#restoreTimer.unref()
+  }
+}
+
+/** One per process: V8's flags are the process's. */
+export const transferHeap = new TransferHeap()
