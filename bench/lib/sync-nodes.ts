@@ -99,7 +99,14 @@ export class BenchNode {
         () => reject(new NodeStartError(`${this.name} printed nothing in ${START_TIMEOUT_MS} ms`)),
         START_TIMEOUT_MS,
       )
-      lines.once('line', (line) => {
+      let got = false
+      lines.on('line', (line) => {
+        if (line.startsWith('[')) {
+          this.log += line + '\n'
+          return
+        }
+        if (got) return
+        got = true
         clearTimeout(timer)
         resolve(line)
       })

@@ -1,4 +1,4 @@
-import { setFlagsFromString } from 'node:v8'
+import { getHeapStatistics, setFlagsFromString } from 'node:v8'
 
 /**
  * The heap's growth while blocks stream through the node (served or fetched).
@@ -14,19 +14,33 @@ import { setFlagsFromString } from 'node:v8'
  * So while any blob stream is open, V8's heap growing factor is raised (`--heap-growing-percent`,
  * which V8 reads each time it sets the next limit, so it takes effect at run time), and when the
  * last stream has been closed for RESTORE_AFTER_MS it goes back to V8's own choice and the node
- * collects once, giving the memory back. The peak RSS of a transfer is in bench:blobs' report.
+ * collects once, giving the memory back. The factor gives about TRANSFER_HEADROOM_BYTES above the
+ * live heap, not a multiple of it: a node holding a 100k-track catalog (~100 MB of heap) that plays
+ * music all day must not be let to grow to 400 MB. The peak RSS of a transfer is in bench:blobs.
  */
-export const TRANSFER_HEAP_GROWING_PERCENT = 300
+export const TRANSFER_HEADROOM_BYTES = 96 * 1024 * 1024
+/** Bounds of the growing percent (300: the heap may reach 4x its live size; 25: 1.25x). */
+export const MAX_GROWING_PERCENT = 300
+export const MIN_GROWING_PERCENT = 25
+
+/** The growing percent that gives about TRANSFER_HEADROOM_BYTES above a live heap of `usedBytes`. */
+export function growingPercentFor(usedBytes: number): number {
+  const percent = Math.round((TRANSFER_HEADROOM_BYTES / Math.max(1, usedBytes)) * 100)
+  return Math.min(MAX_GROWING_PERCENT, Math.max(MIN_GROWING_PERCENT, percent))
+}
 /** A pause between a player's range requests or a mirror's sessions should not flip the mode. */
 export const RESTORE_AFTER_MS = 2_000
 
 export interface TransferHeapHooks {
+  /** Bytes of the heap in use now. */
+  usedHeap(): number
   setGrowingPercent(percent: number): void
   /** A full collection, when the process has one (--expose-gc). */
   collect(): void
 }
 
 const v8Hooks: TransferHeapHooks = {
+  usedHeap: () => getHeapStatistics().used_heap_size,
   setGrowingPercent: (percent) => setFlagsFromString(`--heap-growing-percent=${percent}`),
   collect: () => (globalThis as { gc?: () => void }).gc?.(),
 }
@@ -58,7 +72,7 @@ export class TransferHeap {
     this.#restoreTimer = undefined
     if (!this.#raised) {
       this.#raised = true
-      this.#hooks.setGrowingPercent(TRANSFER_HEAP_GROWING_PERCENT)
+      this.#hooks.setGrowingPercent(growingPercentFor(this.#hooks.usedHeap()))
     }
     let ended = false
     return () => {

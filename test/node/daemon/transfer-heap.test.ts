@@ -1,15 +1,23 @@
 import { afterEach, describe, expect, it, vi } from 'vitest'
 import {
+  growingPercentFor,
+  MAX_GROWING_PERCENT,
+  MIN_GROWING_PERCENT,
   RESTORE_AFTER_MS,
-  TRANSFER_HEAP_GROWING_PERCENT,
+  TRANSFER_HEADROOM_BYTES,
   TransferHeap,
 } from '../../../src/node/daemon/transfer-heap.ts'
+
+const MB = 1024 * 1024
+const USED = 32 * MB
+const TRANSFER_HEAP_GROWING_PERCENT = growingPercentFor(USED)
 
 function recorder() {
   const calls: string[] = []
   return {
     calls,
     heap: new TransferHeap({
+      usedHeap: () => USED,
       setGrowingPercent: (percent) => calls.push(`grow ${percent}`),
       collect: () => calls.push('gc'),
     }),
@@ -17,6 +25,13 @@ function recorder() {
 }
 
 describe('TransferHeap', () => {
+  it('gives about the same headroom above small and large heaps, within bounds', () => {
+    expect(growingPercentFor(TRANSFER_HEADROOM_BYTES)).toBe(100)
+    expect(growingPercentFor(32 * MB)).toBe(MAX_GROWING_PERCENT)
+    expect(growingPercentFor(192 * MB)).toBe(50)
+    expect(growingPercentFor(2048 * MB)).toBe(MIN_GROWING_PERCENT)
+  })
+
   afterEach(() => {
     vi.useRealTimers()
   })
