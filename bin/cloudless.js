@@ -23,15 +23,13 @@ if (major < 22 || (major === 22 && minor < 18) || typeof Promise.withResolvers !
 // far more often (see the README's figures for both).
 const SMALL_HEAP = '--optimize-for-size'
 // --expose-gc: the node collects once after a pairing (src/node/daemon/collect-garbage.ts).
-const EXTRA = process.env.XFLAGS ? process.env.XFLAGS.split(' ') : []
-const V8_FLAGS0 =
+const V8_FLAGS =
   process.env.CLOUDLESS_V8_DEFAULTS === undefined ? [SMALL_HEAP, '--expose-gc'] : ['--expose-gc']
 // glibc's malloc, left to itself, keeps a node holding 100k tracks ~80 MB larger (measured at start:
 // 261 MB RSS, against 182 MB with these): one arena per thread (libuv, LevelDB, libdatachannel) that
 // each keep freed memory, and a mmap threshold that rises after the first big buffers are freed, so
 // later catalog-sized buffers come from the heap and are never given back. Two arenas and a fixed
 // 128 KiB threshold (big buffers are mapped, and unmapped when freed). A value the user set wins.
-const V8_FLAGS = [...V8_FLAGS0, ...EXTRA]
 const MALLOC_TUNING = { MALLOC_ARENA_MAX: '2', MALLOC_MMAP_THRESHOLD_: '131072' }
 const firstWord = process.argv.slice(2).find((arg) => !arg.startsWith('-'))
 const runsNode = firstWord === undefined || firstWord === 'start'
@@ -42,5 +40,4 @@ if (runsNode && process.env.CLOUDLESS_NODE_PROCESS === undefined && typeof proce
     { ...MALLOC_TUNING, ...process.env, CLOUDLESS_NODE_PROCESS: '1' },
   )
 }
-void 0
 await import('../src/node/cli/main.ts')

@@ -253,7 +253,7 @@ export async function cloudlessMirror(
       last = await pollCache(b, pollErrors)
       pollTimes.push(msSince(pollStart))
       const complete = last.pins.find((p) => p.label === 'mirror')?.complete ?? 0
-      if (last.fetching.length === 0 && complete === tracks.length) break
+      if (last.fetching.length === 0 && last.queued.files === 0 && complete === tracks.length) break
       for (const f of last.fetching) {
         if (f.state !== 'failed' || failedSeen.has(f.contentId)) continue
         failedSeen.add(f.contentId)

@@ -99,14 +99,7 @@ export class BenchNode {
         () => reject(new NodeStartError(`${this.name} printed nothing in ${START_TIMEOUT_MS} ms`)),
         START_TIMEOUT_MS,
       )
-      let got = false
-      lines.on('line', (line) => {
-        if (line.startsWith('[')) {
-          this.log += line + '\n'
-          return
-        }
-        if (got) return
-        got = true
+      lines.once('line', (line) => {
         clearTimeout(timer)
         resolve(line)
       })

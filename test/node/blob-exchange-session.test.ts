@@ -3,6 +3,7 @@ import { describe, expect, it } from 'vitest'
 import { BLOCK_SIZE, blockCount, type Manifest } from '../../src/blobs/index.ts'
 import { SESSION_IN_FLIGHT_BYTES } from '../../src/node/protocols/blob/constants.ts'
 import {
+  BlobExpectationError,
   BlobNotFoundError,
   BlobSessionClosedError,
   BlobSessionEndedError,
@@ -61,6 +62,71 @@ describe('blob sessions: many requests pipelined on one stream', () => {
     // Kept open between requests (up to 32 per stream), and every one closed at the end.
     expect(server.provider.opened).toBe(ids.length)
     expect(server.provider.closed).toBe(ids.length)
+  })
+
+  it('asks for a manifest and its blocks together, and hands over the manifest before the first block', async () => {
+    const [server, client] = await pair()
+    const blobs = [0, 1, BLOCK_SIZE, 3 * BLOCK_SIZE + 17].map((n) => randomBytes(n))
+    const ids = blobs.map((bytes) => server.provider.add(bytes).contentId)
+    const session = await client.blobs.openSession(server.id)
+    const results = await Promise.all(
+      ids.map(async (id, i) => {
+        const events: string[] = []
+        const parts: Uint8Array[] = []
+        const manifest = await session.manifestAndBlocks(
+          id,
+          { size: blobs[i]!.length, blockSize: BLOCK_SIZE },
+          async (m) => {
+            await new Promise((r) => setTimeout(r, 5))
+            events.push(`manifest ${m.size}`)
+          },
+          (block) => {
+            events.push(`block ${block.index}`)
+            parts.push(block.bytes)
+          },
+        )
+        return { manifest, events, bytes: Buffer.concat(parts) }
+      }),
+    )
+    await session.close()
+    for (const [i, result] of results.entries()) {
+      expect(result.bytes.equals(blobs[i]!)).toBe(true)
+      expect(result.manifest.size).toBe(blobs[i]!.length)
+      const blocks = blockCount(blobs[i]!.length, BLOCK_SIZE)
+      expect(result.events).toEqual([
+        `manifest ${blobs[i]!.length}`,
+        ...Array.from({ length: blocks }, (_, b) => `block ${b}`),
+      ])
+    }
+    // One stream, and each blob opened once for both of its requests.
+    expect(server.provider.opened).toBe(ids.length)
+  })
+
+  it('drops the blocks asked for on a size the manifest does not confirm, and the session goes on', async () => {
+    const [server, client] = await pair()
+    const bytes = randomBytes(3 * BLOCK_SIZE)
+    const id = server.provider.add(bytes).contentId
+    const session = await client.blobs.openSession(server.id)
+    const stored: Manifest[] = []
+    const received: number[] = []
+    await expect(
+      session.manifestAndBlocks(
+        id,
+        { size: 2 * BLOCK_SIZE + 5, blockSize: BLOCK_SIZE },
+        (m) => {
+          stored.push(m)
+        },
+        (block) => {
+          received.push(block.index)
+        },
+      ),
+    ).rejects.toThrow(BlobExpectationError)
+    expect(stored.map((m) => m.size)).toEqual([bytes.length])
+    expect(received).toEqual([])
+    // The session is fine: the blocks, asked for with the real manifest.
+    const again = await fetchWhole(session, id)
+    expect(again.bytes.equals(bytes)).toBe(true)
+    await session.close()
   })
 
   it('fails the call a consumer refused, and goes on with the next calls', async () => {

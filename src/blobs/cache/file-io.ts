@@ -1,5 +1,14 @@
 import { randomBytes } from 'node:crypto'
-import { closeSync, constants, promises as fs, openSync, renameSync, rmSync, writeSync } from 'node:fs'
+import {
+  closeSync,
+  constants,
+  promises as fs,
+  mkdirSync,
+  openSync,
+  renameSync,
+  rmSync,
+  writeSync,
+} from 'node:fs'
 import path from 'node:path'
 import { writeFileAtomic } from '../atomic-file.ts'
 
@@ -107,6 +116,11 @@ export function replaceSmallFileNow(target: string, data: Uint8Array): void {
     rmSync(temp, { force: true })
     throw error
   }
+}
+
+/** A folder (and its parents) unless it exists, done synchronously, as replaceSmallFileNow. */
+export function makeFolderNow(dir: string): void {
+  mkdirSync(dir, { recursive: true })
 }
 
 /** A rename, done synchronously: one metadata update, cheaper than a turn in the thread pool. */

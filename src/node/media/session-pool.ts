@@ -1,7 +1,10 @@
 import type { BlobSession } from '../protocols/blob/index.ts'
 
 /** The part of a blob session the media layer uses (tests pass fakes of just this). */
-export type SessionLike = Pick<BlobSession, 'pending' | 'closed' | 'manifest' | 'blocks' | 'close' | 'abort'>
+export type SessionLike = Pick<
+  BlobSession,
+  'pending' | 'closed' | 'manifest' | 'blocks' | 'manifestAndBlocks' | 'close' | 'abort'
+>
 
 export interface SessionOpener {
   openSession(peer: string, options?: { signal?: AbortSignal }): Promise<SessionLike>

@@ -32,7 +32,10 @@ export interface CacheStatus {
   usage: CacheUsage
   mirror: boolean
   pins: Array<{ label: string; blobs: number; complete: number; bytes: number }>
+  /** Tracks being fetched now, and those that failed (tried again later). */
   fetching: FetchProgress[]
+  /** Tracks waiting their turn. */
+  queued: { files: number; bytes: number }
 }
 
 export const cacheOp = defineOp<{ limitBytes?: number }, CacheStatus>({
@@ -59,7 +62,7 @@ export const cacheOp = defineOp<{ limitBytes?: number }, CacheStatus>({
       usage: cache.usage(),
       mirror: ctx.device.config.mirror,
       pins: [...byLabel.values()].sort((a, b) => a.label.localeCompare(b.label)),
-      fetching: pins.progress(),
+      ...(({ active, queued }) => ({ fetching: active, queued }))(pins.activity()),
     }
   },
 })

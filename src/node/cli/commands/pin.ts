@@ -82,6 +82,9 @@ Options:
         `Pinned   ${cell(pin.label, 40)} ${pin.complete}/${pin.blobs} files, ${formatBytes(pin.bytes)}`,
       )
     }
+    if (status.queued.files > 0) {
+      println(ctx, `Queued   ${status.queued.files} files, ${formatBytes(status.queued.bytes)}`)
+    }
     for (const f of status.fetching) {
       const percent = f.blocksTotal > 0 ? Math.round((100 * f.blocksDone) / f.blocksTotal) : 0
       println(

@@ -17,6 +17,7 @@ import {
 } from './constants.ts'
 import {
   BlobChangedError,
+  BlobExpectationError,
   BlobNotFoundError,
   BlobProtocolError,
   BlobServiceStoppedError,
@@ -41,6 +42,7 @@ import { TransferSlots } from './transfer-slots.ts'
 /** Errors a fetch throws as they are; anything else from the stream becomes a BlobTransferError. */
 const OWN_ERRORS = [
   BlobChangedError,
+  BlobExpectationError,
   BlobSessionEndedError,
   BlobSessionClosedError,
   BlobNotFoundError,

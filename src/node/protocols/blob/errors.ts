@@ -34,6 +34,14 @@ export class BlobProtocolError extends Error {
   }
 }
 
+/**
+ * A manifest (genuine: it hashes to the content ID) is not what blocks were asked for on in the same
+ * breath (BlobSession.manifestAndBlocks: the catalog gave another size). Ask again with the manifest.
+ */
+export class BlobExpectationError extends Error {
+  override name = 'BlobExpectationError'
+}
+
 /** A block did not match its hash in the manifest: the peer is buggy or hostile. Nothing unverified was yielded. */
 export class BlockVerificationError extends Error {
   override name = 'BlockVerificationError'

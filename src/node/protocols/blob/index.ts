@@ -85,6 +85,20 @@ export interface BlobSession {
     count: number,
     onBlock: (block: FetchedBlock) => Promise<void> | void,
   ): Promise<void>
+  /**
+   * The manifest, then blocks 0 to the last, asked for together: a small file costs no round trip
+   * between its manifest and its blocks. `expected` (the catalog's size, the usual block size) says
+   * which blocks to ask for before the manifest is known. `onManifest` gets the verified manifest and
+   * is awaited before the first block reaches `onBlock`. Resolves with the manifest after the last
+   * block; rejects as `manifest` and `blocks` do, and with BlobExpectationError (its blocks dropped)
+   * when the manifest says another size or block size.
+   */
+  manifestAndBlocks(
+    contentId: string,
+    expected: { size: number; blockSize: number },
+    onManifest: (manifest: Manifest) => Promise<void> | void,
+    onBlock: (block: FetchedBlock) => Promise<void> | void,
+  ): Promise<Manifest>
   /** Takes no more calls; resolves when every call is answered and the stream is closed. */
   close(): Promise<void>
   /** Resets the stream: every waiting call fails with `reason`. */
@@ -133,6 +147,7 @@ export function blobExchange(init: BlobExchangeInit): (components: BlobExchangeC
 export { BLOB_PROTOCOL } from './constants.ts'
 export {
   BlobChangedError,
+  BlobExpectationError,
   BlobNotFoundError,
   BlobProtocolError,
   BlobServiceStoppedError,
