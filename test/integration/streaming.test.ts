@@ -207,10 +207,14 @@ describe('any track plays on any device', () => {
     const status = await eventually(
       'gamma to mirror everything',
       () => c.cliJson<CacheStatus>(['cache']),
-      (s) => s.fetching.length === 0 && s.pins.find((p) => p.label === 'mirror')?.complete === trackCount - 1,
+      (s) =>
+        s.fetching.length === 0 &&
+        s.queued.files === 0 &&
+        s.pins.find((p) => p.label === 'mirror')?.complete === trackCount - 1,
       60_000,
     )
     expect(status.mirror).toBe(true)
+    expect(status.queued).toEqual({ files: 0, bytes: 0 })
     // Every mirrored blob reads back verified: get each through gamma and compare with alpha's file.
     const url = await httpOf(c)
     for (const t of (await c.cliJson<TrackView[]>(['tracks'])).filter((x) => x.id !== big.id)) {
