@@ -8,7 +8,8 @@
  * 1. data sets in .bench/, made once and reused: the generated --tracks library (lib-<N>, shared with
  *    bench:scan), 1 GiB in 200 distinct FLAC files (large-200x5MB), a 30 MB FLAC in 8 title variants
  *    (long-flac-30MB); each read once (page cache) and hashed (SHA-256, to verify what arrives)
- * 2. per set and round, alternating which tool goes first:
+ * 2. per set and round, alternating which tool goes first, each transfer once the file system creates files
+ *    fast (waiting, up to 7 min, after deletions: bench/lib/file-creation.ts):
  *    - Cloudless: A scans the set (not timed) and starts, B starts empty and joins; timed from `mirror on`
  *      on B until B's cache shows every track complete; every cached blob is checked against its source
  *    - Syncthing (Debian package, installed if missing): two instances on 127.0.0.1 with discovery, relays,
@@ -43,6 +44,7 @@ import {
 } from './lib/blobs-report.ts'
 import { ensureSyncthing, syncthingTransfer, syncthingVersion } from './lib/blobs-syncthing.ts'
 import { interrupted, onCleanup, tempDir } from './lib/cleanup.ts'
+import { waitForFastFileCreation } from './lib/file-creation.ts'
 import { ensureLibrary, warmPageCache } from './lib/library.ts'
 import { describeMachine, machineFacts } from './lib/machine.ts'
 import { publishResults, runBench } from './lib/run.ts'
@@ -301,7 +303,8 @@ async function main(): Promise<void> {
       if (!cloudlessFirst) steps.reverse()
       for (const step of steps) {
         try {
-          transfers.push(await step())
+          const fileCreation = await waitForFastFileCreation(log)
+          transfers.push({ ...(await step()), fileCreation })
         } catch (error) {
           if (interrupted() !== null) throw error
           const text = (error as Error).message

@@ -48,6 +48,8 @@ export interface Transfer {
   /** CPU time of the sending and the receiving process during the transfer. */
   cpuMs: { a: number; b: number }
   contention: Contention
+  /** File creation on the receiving disk just before (waited for until fast: see file-creation.ts). */
+  fileCreation?: { usPerFile: number; waitedMs: number }
   cloudless?: MirrorRun
   syncthing?: SyncthingTransfer
 }
@@ -288,7 +290,11 @@ function latencyTable(l: StreamLatency): string {
 function detailLines(r: BlobResults): string[] {
   const lines: string[] = []
   for (const t of r.transfers) {
-    const head = `${t.tool === 'cloudless' ? 'Cloudless' : 'Syncthing'} ${t.set} round ${t.round}: ${(t.ms / 1000).toFixed(2)} s, ${fmt(mbPerSecond(t.bytes, t.ms), 1)} MB/s`
+    const creation =
+      t.fileCreation === undefined
+        ? ''
+        : ` (file creation before it: ${fmt(t.fileCreation.usPerFile)} µs per file${t.fileCreation.waitedMs >= 1000 ? `, after waiting ${fmt(t.fileCreation.waitedMs / 1000)} s for it to be fast` : ''})`
+    const head = `${t.tool === 'cloudless' ? 'Cloudless' : 'Syncthing'} ${t.set} round ${t.round}: ${(t.ms / 1000).toFixed(2)} s, ${fmt(mbPerSecond(t.bytes, t.ms), 1)} MB/s${creation}`
     if (t.cloudless !== undefined) {
       const c = t.cloudless
       const failed =
