@@ -129,6 +129,25 @@ describe('blob sessions: many requests pipelined on one stream', () => {
     await session.close()
   })
 
+  it('says the manifest contradicted the size when blocks were asked for beyond the blob', async () => {
+    const [server, client] = await pair()
+    const bytes = randomBytes(BLOCK_SIZE + 10)
+    const id = server.provider.add(bytes).contentId
+    const session = await client.blobs.openSession(server.id)
+    await expect(
+      session.manifestAndBlocks(
+        id,
+        { size: 3 * BLOCK_SIZE, blockSize: BLOCK_SIZE },
+        () => {},
+        () => {},
+      ),
+    ).rejects.toThrow(BlobExpectationError)
+    // The server ended the session (its answer to blocks out of range): a new one serves the blob.
+    const again = await client.blobs.openSession(server.id)
+    expect((await fetchWhole(again, id)).bytes.equals(bytes)).toBe(true)
+    await again.close()
+  })
+
   it('fails the call a consumer refused, and goes on with the next calls', async () => {
     const [server, client] = await pair()
     const a = randomBytes(5 * BLOCK_SIZE)

@@ -294,7 +294,9 @@ export class BlobSessionClient implements BlobSession {
     if (response.kind === 'error') {
       const error = errorFromResponse(response, { peer: this.peer, contentId: call.contentId })
       this.#calls.shift()
-      call.reject(error)
+      // Blocks asked for beyond a blob smaller than expected are refused (`bad-request`): the
+      // caller learns why, and asks again by the manifest.
+      call.reject(call.kind === 'blocks' && call.failed instanceof BlobExpectationError ? call.failed : error)
       this.#fail(new BlobSessionEndedError(`${this.peer} ended the session: ${error.message}`))
       this.#stream.abort(error)
       return false
