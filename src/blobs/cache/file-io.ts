@@ -1,16 +1,5 @@
-import { randomBytes } from 'node:crypto'
-import {
-  closeSync,
-  constants,
-  promises as fs,
-  mkdirSync,
-  openSync,
-  renameSync,
-  rmSync,
-  writeSync,
-} from 'node:fs'
-import path from 'node:path'
-import { writeFileAtomic } from '../atomic-file.ts'
+import { constants, promises as fs, mkdirSync, renameSync } from 'node:fs'
+import { writeFileAtomic, writeSmallFileAtomicNow } from '../atomic-file.ts'
 
 /**
  * The few file operations the cache uses, in one place (tests stub them to simulate a full disk).
@@ -99,23 +88,7 @@ export function replaceFile(
  * checks it.
  */
 export function replaceSmallFileNow(target: string, data: Uint8Array): void {
-  const temp = path.join(
-    path.dirname(target),
-    `.${path.basename(target)}.${randomBytes(6).toString('hex')}.tmp`,
-  )
-  try {
-    const fd = openSync(temp, 'wx', 0o644)
-    try {
-      let done = 0
-      while (done < data.length) done += writeSync(fd, data, done, data.length - done)
-    } finally {
-      closeSync(fd)
-    }
-    renameSync(temp, target)
-  } catch (error) {
-    rmSync(temp, { force: true })
-    throw error
-  }
+  writeSmallFileAtomicNow(target, data)
 }
 
 /** A folder (and its parents) unless it exists, done synchronously, as replaceSmallFileNow. */
