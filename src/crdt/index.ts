@@ -13,6 +13,7 @@ export {
   encodeFolder,
   encodeTrackEntry,
   type TrackEntry,
+  trackDefaults,
 } from './track-codec.ts'
 export {
   applyEdits,

@@ -94,6 +94,11 @@ const TRACK_DEFAULTS: Omit<TrackRecord, 'contentId' | 'size' | 'title' | 'addedA
   tagSource: 'tags',
 }
 
+/** The fields of a track no tag filled (as for untagged audio), a fresh copy. */
+export function trackDefaults(): Omit<TrackRecord, 'contentId' | 'size' | 'title' | 'addedAt'> {
+  return structuredClone(TRACK_DEFAULTS)
+}
+
 function isEmpty(value: unknown): boolean {
   if (value === null || value === undefined || value === false) return true
   if (Array.isArray(value)) return value.length === 0

@@ -83,8 +83,8 @@ export class TransferHeap {
     }
   }
 
-  /** Back to V8's defaults now (the node is stopping). */
-  restore(): void {
+  /** Back to V8's own choice. */
+  #restore(): void {
     clearTimeout(this.#restoreTimer)
     this.#restoreTimer = undefined
     if (!this.#raised) return
@@ -96,7 +96,7 @@ export class TransferHeap {
     this.#restoreTimer = setTimeout(() => {
       this.#restoreTimer = undefined
       if (this.#open > 0 || !this.#raised) return
-      this.restore()
+      this.#restore()
       this.#hooks.collect()
     }, RESTORE_AFTER_MS)
     this.#restoreTimer.unref()

@@ -171,10 +171,6 @@ export class PinManager {
     this.#pump()
   }
 
-  progress(): FetchProgress[] {
-    return [...this.#queue.values()].map((p) => ({ ...p }))
-  }
-
   /**
    * What is being fetched or failed, item by item, and what waits its turn, counted: a mirror
    * queues the whole library, and a status that listed every waiting track was ~2 MB of JSON per
@@ -350,7 +346,7 @@ export class PinManager {
   ): Promise<BlockWriter | undefined | false> {
     const { contentId } = item
     let writer: BlockWriter | undefined
-    let sinceCommit = 0
+    let store: ((index: number, bytes: Uint8Array) => Promise<void>) | undefined
     try {
       await session.manifestAndBlocks(
         contentId,
@@ -359,15 +355,9 @@ export class PinManager {
           await this.#cache.putManifest(contentId, manifest)
           this.#progress(item, manifest)
           writer = this.#cache.writer(contentId)
+          store = storeCommittingRuns(writer, item, signal)
         },
-        async (block) => {
-          await writer!.write(block.index, block.bytes, signal)
-          item.blocksDone++
-          if (++sinceCommit >= RUN_BLOCKS) {
-            sinceCommit = 0
-            await writer!.commit(signal)
-          }
-        },
+        (block) => store!(block.index, block.bytes),
       )
       return writer
     } catch (error) {
@@ -380,20 +370,12 @@ export class PinManager {
   /** A large blob, from every device that holds it at once (PeerFetcher.download). */
   async #fetchFromAll(item: FetchProgress, manifest: Manifest, signal: AbortSignal): Promise<void> {
     const writer = this.#cache.writer(item.contentId)
-    let sinceCommit = 0
     try {
       await this.#fetcher.download(
         item.contentId,
         manifest,
         this.#cache.missingBlocks(item.contentId),
-        async (index, bytes) => {
-          await writer.write(index, bytes, signal)
-          item.blocksDone++
-          if (++sinceCommit >= RUN_BLOCKS) {
-            sinceCommit = 0
-            await writer.commit(signal)
-          }
-        },
+        storeCommittingRuns(writer, item, signal),
         signal,
         RUN_BLOCKS,
       )
@@ -425,5 +407,22 @@ async function finish(writer: BlockWriter, signal: AbortSignal): Promise<void> {
     await writer.commit(signal)
   } finally {
     await writer.close()
+  }
+}
+
+/** Writes each block, counts it done, and commits every RUN_BLOCKS blocks (the caller commits the rest). */
+function storeCommittingRuns(
+  writer: BlockWriter,
+  item: FetchProgress,
+  signal: AbortSignal,
+): (index: number, bytes: Uint8Array) => Promise<void> {
+  let sinceCommit = 0
+  return async (index, bytes) => {
+    await writer.write(index, bytes, signal)
+    item.blocksDone++
+    if (++sinceCommit >= RUN_BLOCKS) {
+      sinceCommit = 0
+      await writer.commit(signal)
+    }
   }
 }
