@@ -54,8 +54,8 @@ export const cacheCommand: Command = {
   name: 'cache',
   usage: `Usage: cloudless cache [--limit <size>] [--json]
 
-Shows how much of this device's cache is used, its limit, what is pinned, and what is being
-fetched with its progress. Needs the running node.
+Shows how much of this device's cache is used, its limit, what is pinned, what is being
+fetched with its progress, and how many files wait their turn. Needs the running node.
 
 Options:
   --limit <size>  set the cache limit, e.g. 20GB, 500MB (pins may exceed it)
