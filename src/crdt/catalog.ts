@@ -4,6 +4,7 @@ import {
   type DeviceRecord,
   folderKey,
   type Location,
+  deviceOfFolderKey,
   parseFolderKey,
   SCHEMA_VERSION,
   splitPath,
@@ -224,6 +225,17 @@ export class Catalog {
       }
     }
     return out.length > 1 ? out.sort(compareLocations) : out
+  }
+
+  /** Devices holding a file of the track, each once, without reading their folders. */
+  devicesHolding(trackId: string): string[] {
+    this.#ensureIndex()
+    const out: string[] = []
+    for (const key of this.#index.holders(trackId)) {
+      const device = deviceOfFolderKey(key)
+      if (!out.includes(device)) out.push(device)
+    }
+    return out
   }
 
   /** Paths at which `deviceId` holds the track. */

@@ -107,6 +107,11 @@ export function folderKey(deviceId: string, folder: string): string {
   return `${deviceId}:${folder}`
 }
 
+/** The device part of a folder key alone (parseFolderKey without the folder). */
+export function deviceOfFolderKey(key: string): string {
+  return key.slice(0, key.indexOf(':'))
+}
+
 export function parseFolderKey(key: string): { deviceId: string; folder: string } {
   const colon = key.indexOf(':')
   return { deviceId: key.slice(0, colon), folder: key.slice(colon + 1) }

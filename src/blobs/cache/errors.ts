@@ -43,6 +43,16 @@ export function isNotFound(error: unknown): boolean {
   return (error as NodeJS.ErrnoException | undefined)?.code === 'ENOENT'
 }
 
+/** translateDiskFull for synchronous work (no closure or promise per call). */
+export function translateDiskFullNow<T>(what: string, fn: () => T): T {
+  try {
+    return fn()
+  } catch (error) {
+    if (isDiskFull(error)) throw new DiskFullError(`disk full while ${what}`, { cause: error })
+    throw error
+  }
+}
+
 /** Runs `fn`; a full disk becomes a DiskFullError that says what was being done. */
 export async function translateDiskFull<T>(what: string, fn: () => Promise<T>): Promise<T> {
   try {

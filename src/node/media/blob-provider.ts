@@ -1,6 +1,6 @@
 import { type BlockCache, type FsBlobStore, manifestOf } from '../../blobs/index.ts'
 import type { BlobProvider, ServedBlob } from '../protocols/blob/index.ts'
-import { type LocalFiles, openLocalBlob } from './local-file.ts'
+import type { LocalFiles } from './local-file.ts'
 
 class CachedBlockMissingError extends Error {
   override name = 'BlobNotFoundError'
@@ -22,9 +22,9 @@ export class NodeBlobProvider implements BlobProvider {
   }
 
   async open(contentId: string, signal?: AbortSignal): Promise<ServedBlob | undefined> {
-    const file = await this.#local.findContent(contentId)
-    if (file !== undefined) {
-      const reader = await openLocalBlob(file)
+    const local = await this.#local.openContent(contentId)
+    if (local !== undefined) {
+      const { file, reader } = local
       return { manifest: file.manifest, readBlock: reader.readBlock, close: reader.close }
     }
     if (this.#cache.isComplete(contentId)) {

@@ -38,25 +38,48 @@ export class LocalFiles {
 
   /** An unchanged local file with this content, or undefined. */
   async find(trackId: string, contentId: string): Promise<LocalFile | undefined> {
-    const paths = this.#device.catalog.pathsOn(trackId, this.#device.deviceId)
-    for (const path of paths) {
-      const entry = await this.#files.get(path)
-      if (entry?.contentId !== contentId) continue
-      if (!(await isUnchanged(path, entry))) continue
-      const manifest = await this.#manifests.get(contentId)
-      if (manifest === undefined) continue
-      return { path, size: entry.size, mtimeMs: entry.mtimeMs, manifest }
+    for (const path of this.#pathsOf(trackId)) {
+      const file = this.#recorded(path, contentId)
+      if (file !== undefined && (await isUnchanged(path, file))) return file
     }
     return undefined
   }
 
-  /** Like find, by content alone (a peer asks for a content ID, not a track). */
-  async findContent(contentId: string): Promise<LocalFile | undefined> {
+  /**
+   * Opens an unchanged local file with this content for reading its blocks (a peer asks for a
+   * content ID, not a track), or undefined. The size and mtime are checked on the open handle, so
+   * a peer's request costs one open and one fstat besides the reads.
+   */
+  async openContent(contentId: string): Promise<{ file: LocalFile; reader: LocalBlobReader } | undefined> {
     for (const trackId of this.tracksByContent.tracksOf(contentId)) {
-      const file = await this.find(trackId, contentId)
-      if (file !== undefined) return file
+      for (const path of this.#pathsOf(trackId)) {
+        const file = this.#recorded(path, contentId)
+        if (file === undefined) continue
+        // Changed, moved or unreadable: try the next copy, as find() does.
+        const reader = await openLocalBlob(file).catch(() => undefined)
+        if (reader !== undefined) return { file, reader }
+      }
     }
     return undefined
+  }
+
+  #pathsOf(trackId: string): string[] {
+    const { catalog, deviceId } = this.#device
+    // Most tracks a mirror asks about are on other devices: no need to read their folders then.
+    return catalog.devicesHolding(trackId).includes(deviceId) ? catalog.pathsOn(trackId, deviceId) : []
+  }
+
+  /**
+   * What the file index and the manifests say of `path`, if it held `contentId` when scanned.
+   * Synchronous reads (classic-level's getSync, from LevelDB's caches): these run for every block
+   * request a peer sends, and a turn in libuv's thread pool each cost far more than the lookup.
+   */
+  #recorded(path: string, contentId: string): LocalFile | undefined {
+    const entry = this.#files.getNow(path)
+    if (entry?.contentId !== contentId) return undefined
+    const manifest = this.#manifests.getNow(contentId)
+    if (manifest === undefined) return undefined
+    return { path, size: entry.size, mtimeMs: entry.mtimeMs, manifest }
   }
 }
 

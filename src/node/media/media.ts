@@ -48,6 +48,8 @@ export function createMedia(init: {
 /**
  * Devices that may serve a blob, most likely first: connected devices that hold the file, then
  * other connected devices (their caches, a mirror), then holders that are not connected now.
+ * Called once per blob a mirror fetches, so it reads the catalog's index and the open connections
+ * and builds nothing else (no member records, no paths).
  */
 function candidatesFor(
   contentId: string,
@@ -59,22 +61,21 @@ function candidatesFor(
     libp2p: Libp2p
   },
 ): string[] {
-  const connected = new Set(
-    ctx.libp2p
-      .getConnections()
-      .filter((c) => c.status === 'open')
-      .map((c) => c.remotePeer.toString()),
-  )
-  const holders = new Set<string>()
+  const holders: string[] = []
   for (const trackId of ctx.tracksByContent.tracksOf(contentId)) {
-    for (const location of ctx.catalog.locationsOf(trackId)) holders.add(location.device)
+    for (const device of ctx.catalog.devicesHolding(trackId))
+      if (device !== ctx.selfId && !holders.includes(device) && ctx.membership.isMember(device))
+        holders.push(device)
   }
-  holders.delete(ctx.selfId)
-  const members = ctx.membership.others().map((m) => m.deviceId)
-  const ordered = [
-    ...[...holders].filter((d) => connected.has(d)),
-    ...members.filter((d) => connected.has(d) && !holders.has(d)),
-    ...[...holders].filter((d) => !connected.has(d)),
-  ]
-  return ordered.filter((d) => ctx.membership.isMember(d))
+  const connected: string[] = []
+  for (const connection of ctx.libp2p.getConnections()) {
+    if (connection.status !== 'open') continue
+    const peer = connection.remotePeer.toString()
+    if (!connected.includes(peer)) connected.push(peer)
+  }
+  const ordered = holders.filter((d) => connected.includes(d))
+  for (const peer of connected)
+    if (peer !== ctx.selfId && !holders.includes(peer) && ctx.membership.isMember(peer)) ordered.push(peer)
+  for (const d of holders) if (!connected.includes(d)) ordered.push(d)
+  return ordered
 }

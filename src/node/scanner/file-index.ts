@@ -39,6 +39,11 @@ export class FileIndex {
     return this.#db.get(path)
   }
 
+  /** get, synchronously (LevelDB reads its caches or the disk on this thread: keep to small lookups). */
+  getNow(path: string): FileIndexEntry | undefined {
+    return this.#db.getSync(path)
+  }
+
   putOp(path: string, entry: FileIndexEntry): BatchOp {
     return { type: 'put', sublevel: this.#db, key: path, value: entry }
   }

@@ -20,6 +20,12 @@ export class ManifestStore {
     return bytes === undefined ? undefined : decodeManifest(bytes)
   }
 
+  /** get, synchronously (see FileIndex.getNow). */
+  getNow(contentId: string): Manifest | undefined {
+    const bytes = this.#db.getSync(contentId)
+    return bytes === undefined ? undefined : decodeManifest(bytes)
+  }
+
   putOp(contentId: string, manifest: Manifest): BatchOp {
     return { type: 'put', sublevel: this.#db, key: contentId, value: encodeManifest(manifest) }
   }
