@@ -2,9 +2,9 @@ import * as Y from 'yjs'
 import {
   type CoverRecord,
   type DeviceRecord,
+  deviceOfFolderKey,
   folderKey,
   type Location,
-  deviceOfFolderKey,
   parseFolderKey,
   SCHEMA_VERSION,
   splitPath,
