@@ -17,14 +17,18 @@ if (major < 22 || (major === 22 && minor < 18) || typeof Promise.withResolvers !
 // settings that only take effect at process start (set at run time, V8 flags corrupted the heap
 // here): the process replaces itself, keeping its pid, with one started with them.
 //
-// V8's --optimize-for-size keeps the heap close to the live data (V8 otherwise lets it grow to
-// several times that between full collections). CLOUDLESS_V8_DEFAULTS=1 keeps V8's defaults: a
-// mirror then runs faster, because the blob path allocates per block and the small heap collects
-// far more often (see the README's figures for both).
-const SMALL_HEAP = '--optimize-for-size'
-// --expose-gc: the node collects once after a pairing (src/node/daemon/collect-garbage.ts).
+// The young generation: V8 collects it each time it fills, and whatever is still in flight then is
+// copied, and soon promoted. Mirroring 10k tracks allocates ~100 KB of short-lived objects per track
+// (promises, buffers, stream frames); with --optimize-for-size (which forces a 1 MB semi-space) the
+// receiver collected ~80 times a second and its GC took as much CPU as its own work: 85-96 MB/s.
+// With 8 MB semi-spaces: 116 MB/s on half the GC CPU. V8 grows the young generation to that only
+// while a node allocates fast, and the node gives it back after each burst (collect-garbage.ts):
+// a node holding 100k tracks stays near 220 MB (bench:sync). CLOUDLESS_V8_DEFAULTS=1 keeps V8's own
+// settings (16 MB semi-spaces on 64-bit).
+const YOUNG_GENERATION = '--max-semi-space-size=8'
+// --expose-gc: the node collects after bursts of work (src/node/daemon/collect-garbage.ts).
 const V8_FLAGS =
-  process.env.CLOUDLESS_V8_DEFAULTS === undefined ? [SMALL_HEAP, '--expose-gc'] : ['--expose-gc']
+  process.env.CLOUDLESS_V8_DEFAULTS === undefined ? [YOUNG_GENERATION, '--expose-gc'] : ['--expose-gc']
 // glibc's malloc, left to itself, keeps a node holding 100k tracks ~80 MB larger (measured at start:
 // 261 MB RSS, against 182 MB with these): one arena per thread (libuv, LevelDB, libdatachannel) that
 // each keep freed memory, and a mmap threshold that rises after the first big buffers are freed, so

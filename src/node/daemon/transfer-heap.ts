@@ -1,23 +1,29 @@
 import { getHeapStatistics, setFlagsFromString } from 'node:v8'
+import { collectGarbageNow } from './collect-garbage.ts'
 
 /**
- * The heap's growth while blocks stream through the node (served or fetched).
+ * The heap's growth, at rest and while blocks stream through the node (served or fetched).
  *
- * The node runs with --optimize-for-size (bin/cloudless.js), which keeps the heap close to its live
- * data: right for a node that idles for days holding a 100k-track catalog. But a transfer allocates a
- * buffer per socket read, per noise message and per block; whatever is in flight when a young
- * collection runs is promoted, and the tight old-generation limit then starts a full collection
- * every ~100 ms (measured with --trace-gc while mirroring 1 GiB: 122 mark-compacts on the receiver,
- * ~24 CPU-s for both nodes together, 80 MB/s). Letting the heap grow 4x between full collections
- * while a transfer runs: 8 mark-compacts, 7.4 CPU-s, 230 MB/s.
+ * At rest a node holds its catalog (~90 MB of heap for 100k tracks) for days: V8's heap may grow to
+ * REST_GROWING_PERCENT above the live heap before the next full collection (V8 alone would allow up
+ * to 4x on a machine with memory to spare; --optimize-for-size capped it at 2x, this keeps that cap
+ * now that the node runs without that flag, see bin/cloudless.js).
+ *
+ * A transfer allocates a buffer per socket read, per noise message and per block; whatever is in
+ * flight when a young collection runs is promoted, and a tight old-generation limit then starts a
+ * full collection every ~100 ms (measured with --trace-gc while mirroring 1 GiB: 122 mark-compacts
+ * on the receiver, ~24 CPU-s for both nodes together, 80 MB/s). Letting the heap grow between full
+ * collections while a transfer runs: 8 mark-compacts, 7.4 CPU-s, 230 MB/s.
  *
  * So while any blob stream is open, V8's heap growing factor is raised (`--heap-growing-percent`,
  * which V8 reads each time it sets the next limit, so it takes effect at run time), and when the
- * last stream has been closed for RESTORE_AFTER_MS it goes back to V8's own choice and the node
- * collects once, giving the memory back. The factor gives about TRANSFER_HEADROOM_BYTES above the
- * live heap, not a multiple of it: a node holding a 100k-track catalog (~100 MB of heap) that plays
- * music all day must not be let to grow to 400 MB. The peak RSS of a transfer is in bench:blobs.
+ * last stream has been closed for RESTORE_AFTER_MS it goes back to the rest value and the node
+ * collects once, giving the memory back (collect-garbage.ts). The factor gives about
+ * TRANSFER_HEADROOM_BYTES above the live heap, not a multiple of it: a node holding a 100k-track
+ * catalog that plays music all day must not be let to grow to 400 MB. The peak RSS of a transfer is
+ * in bench:blobs.
  */
+export const REST_GROWING_PERCENT = 100
 export const TRANSFER_HEADROOM_BYTES = 96 * 1024 * 1024
 /** Bounds of the growing percent (300: the heap may reach 4x its live size; 25: 1.25x). */
 export const MAX_GROWING_PERCENT = 300
@@ -42,7 +48,7 @@ export interface TransferHeapHooks {
 const v8Hooks: TransferHeapHooks = {
   usedHeap: () => getHeapStatistics().used_heap_size,
   setGrowingPercent: (percent) => setFlagsFromString(`--heap-growing-percent=${percent}`),
-  collect: () => (globalThis as { gc?: () => void }).gc?.(),
+  collect: collectGarbageNow,
 }
 
 export class TransferHeap {
@@ -83,13 +89,18 @@ export class TransferHeap {
     }
   }
 
-  /** Back to V8's own choice. */
+  /** Sets the rest value; the node calls this once at start. */
+  atRest(): void {
+    if (this.#open === 0) this.#hooks.setGrowingPercent(REST_GROWING_PERCENT)
+  }
+
+  /** Back to the rest value. */
   #restore(): void {
     clearTimeout(this.#restoreTimer)
     this.#restoreTimer = undefined
     if (!this.#raised) return
     this.#raised = false
-    this.#hooks.setGrowingPercent(0)
+    this.#hooks.setGrowingPercent(REST_GROWING_PERCENT)
   }
 
   #scheduleRestore(): void {

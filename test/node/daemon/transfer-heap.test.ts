@@ -3,6 +3,7 @@ import {
   growingPercentFor,
   MAX_GROWING_PERCENT,
   MIN_GROWING_PERCENT,
+  REST_GROWING_PERCENT,
   RESTORE_AFTER_MS,
   TRANSFER_HEADROOM_BYTES,
   TransferHeap,
@@ -51,8 +52,18 @@ describe('TransferHeap', () => {
     vi.advanceTimersByTime(RESTORE_AFTER_MS - 1)
     expect(heap.raised).toBe(true)
     vi.advanceTimersByTime(1)
-    expect(calls).toEqual([`grow ${TRANSFER_HEAP_GROWING_PERCENT}`, 'grow 0', 'gc'])
+    expect(calls).toEqual([`grow ${TRANSFER_HEAP_GROWING_PERCENT}`, `grow ${REST_GROWING_PERCENT}`, 'gc'])
     expect(heap.raised).toBe(false)
+  })
+
+  it('sets the rest value at start, unless a transfer already raised it', () => {
+    const { calls, heap } = recorder()
+    heap.atRest()
+    expect(calls).toEqual([`grow ${REST_GROWING_PERCENT}`])
+    const end = heap.begin()
+    heap.atRest()
+    expect(calls).toEqual([`grow ${REST_GROWING_PERCENT}`, `grow ${TRANSFER_HEAP_GROWING_PERCENT}`])
+    end()
   })
 
   it('keeps the raised factor across a short pause between streams', () => {
@@ -65,6 +76,6 @@ describe('TransferHeap', () => {
     expect(calls).toEqual([`grow ${TRANSFER_HEAP_GROWING_PERCENT}`])
     next()
     vi.advanceTimersByTime(RESTORE_AFTER_MS)
-    expect(calls.slice(1)).toEqual(['grow 0', 'gc'])
+    expect(calls.slice(1)).toEqual([`grow ${REST_GROWING_PERCENT}`, 'gc'])
   })
 })
