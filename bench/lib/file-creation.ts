@@ -8,13 +8,20 @@
  * 24 s instead of 15-17 s). So each transfer waits, up to MAX_WAIT_MS, until a probe of PROBE_FILES
  * creates is fast, and the report says what it measured.
  */
-import { closeSync, openSync, writeSync } from 'node:fs'
+import { closeSync, mkdirSync, openSync, writeSync } from 'node:fs'
 import { mkdir } from 'node:fs/promises'
 import { join } from 'node:path'
 import { tempDir } from './cleanup.ts'
 import { sleep } from './timing.ts'
 
-const PROBE_FILES = 300
+/**
+ * Files in fresh folders, as a transfer creates them (the cache's shard folders, the library's album
+ * folders): ext4 places each new folder in another block group, and the slowdown is per group, so a
+ * probe within one folder measured 31 µs while the mirror right after it spent ~490 µs per create.
+ */
+const PROBE_FOLDERS = 64
+const FILES_PER_FOLDER = 8
+const PROBE_FILES = PROBE_FOLDERS * FILES_PER_FOLDER
 /** Above this per file, creation is slowed (healthy ext4 here: ~26 µs, slowed: 280-660 µs). */
 export const SLOW_CREATE_US = 60
 const MAX_WAIT_MS = 7 * 60_000
@@ -23,7 +30,7 @@ const RETRY_MS = 15_000
 let probeDir: Promise<string> | undefined
 let probes = 0
 
-/** Mean µs per created file (open, a 1 KB write, close). The files stay until the benchmark exits. */
+/** Mean µs per created file (open, a 1 KB write, close; a folder per 8). The files stay until the benchmark exits. */
 export async function measureFileCreation(): Promise<number> {
   // One temp folder for all probes, removed at exit: removing probe files now would slow the next probe.
   probeDir ??= tempDir('create-probe').then((dir) => dir.path)
@@ -31,10 +38,14 @@ export async function measureFileCreation(): Promise<number> {
   await mkdir(dir)
   const bytes = Buffer.alloc(1024)
   const start = process.hrtime.bigint()
-  for (let i = 0; i < PROBE_FILES; i++) {
-    const fd = openSync(join(dir, `f${i}`), 'wx')
-    writeSync(fd, bytes)
-    closeSync(fd)
+  for (let d = 0; d < PROBE_FOLDERS; d++) {
+    const folder = join(dir, `d${d}`)
+    mkdirSync(folder)
+    for (let i = 0; i < FILES_PER_FOLDER; i++) {
+      const fd = openSync(join(folder, `f${i}`), 'wx')
+      writeSync(fd, bytes)
+      closeSync(fd)
+    }
   }
   return Number(process.hrtime.bigint() - start) / 1000 / PROBE_FILES
 }

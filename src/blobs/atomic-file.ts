@@ -1,5 +1,5 @@
 import { randomBytes } from 'node:crypto'
-import { closeSync, promises as fs, openSync, renameSync, rmSync, writeSync } from 'node:fs'
+import { promises as fs } from 'node:fs'
 import path from 'node:path'
 
 /** The temp file next to `target` that an atomic replace writes first (removed when a cache opens). */
@@ -35,27 +35,6 @@ export async function writeFileAtomic(
     throw error
   }
   if (durable) await syncDir(dir)
-}
-
-/**
- * writeFileAtomic without fsync, done with synchronous calls: for small files whose loss a reader
- * detects, where four turns in libuv's thread pool cost far more than the four system calls.
- */
-export function writeSmallFileAtomicNow(target: string, data: Uint8Array): void {
-  const temp = tempPathFor(target)
-  try {
-    const fd = openSync(temp, 'wx', 0o644)
-    try {
-      let done = 0
-      while (done < data.length) done += writeSync(fd, data, done, data.length - done)
-    } finally {
-      closeSync(fd)
-    }
-    renameSync(temp, target)
-  } catch (error) {
-    rmSync(temp, { force: true })
-    throw error
-  }
 }
 
 async function syncDir(dir: string): Promise<void> {

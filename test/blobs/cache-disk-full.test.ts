@@ -24,9 +24,9 @@ vi.mock('../../src/blobs/cache/file-io.ts', async (importOriginal) => {
       if (disk.failReplaces) throw enospc()
       return real.replaceFile(target, data, signal)
     },
-    replaceSmallFileNow: (target: string, data: Uint8Array) => {
+    writeCheckedFileNow: (target: string, data: Uint8Array) => {
       if (disk.failReplaces) throw enospc()
-      real.replaceSmallFileNow(target, data)
+      real.writeCheckedFileNow(target, data)
     },
   }
 })
