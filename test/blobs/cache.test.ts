@@ -341,6 +341,10 @@ describe('pins', () => {
       { contentId: a.id, label: 'Album A', complete: true, bytes: 4 * BLOCK, size: 4 * BLOCK },
       { contentId: c.id, complete: false, bytes: 0, size: undefined },
     ])
+    expect(cache.pinTotals()).toEqual([
+      { label: 'Album A', blobs: 1, complete: 1, bytes: 4 * BLOCK },
+      { label: 'pinned', blobs: 1, complete: 0, bytes: 0 },
+    ])
     await cache.setLimit(0)
     expect(cache.isComplete(a.id)).toBe(true)
     expect(cache.blobInfo(b.id)).toBeUndefined()
@@ -358,6 +362,10 @@ describe('pins', () => {
     expect(again.pins().map((p) => [p.contentId, p.label, p.bytes, p.size])).toEqual([
       [a.id, 'Album A', 4 * BLOCK, 4 * BLOCK],
       [c.id, undefined, BLOCK, 2 * BLOCK + 10],
+    ])
+    expect(again.pinTotals()).toEqual([
+      { label: 'Album A', blobs: 1, complete: 1, bytes: 4 * BLOCK },
+      { label: 'pinned', blobs: 1, complete: 0, bytes: BLOCK },
     ])
     await again.unpin(c.id)
     expect(again.blobInfo(c.id)).toBeUndefined() // evicted at once: over the limit and no longer pinned

@@ -55,6 +55,14 @@ export interface BlockCacheOptions {
   signal?: AbortSignal
 }
 
+/** Pins of one label, counted (label 'pinned' for pins without one). */
+export interface PinTotals {
+  label: string
+  blobs: number
+  complete: number
+  bytes: number
+}
+
 export interface PinInfo {
   contentId: string
   label?: string
@@ -540,6 +548,29 @@ export class BlockCache {
       if (pin.label !== undefined) info.label = pin.label
       return info
     })
+  }
+
+  /**
+   * The pins counted by label (blobs, complete ones, bytes held), without a record per pin: a
+   * mirror pins the whole library, and `cloudless cache` asks for this while it is fetched.
+   */
+  pinTotals(): PinTotals[] {
+    const byLabel = new Map<string, PinTotals>()
+    for (const [contentId, pin] of this.#pins) {
+      const label = pin.label ?? 'pinned'
+      let totals = byLabel.get(label)
+      if (totals === undefined) {
+        totals = { label, blobs: 0, complete: 0, bytes: 0 }
+        byLabel.set(label, totals)
+      }
+      const entry = this.#entries.get(contentId)
+      totals.blobs++
+      if (entry !== undefined) {
+        if (!entry.bitmap) totals.complete++
+        totals.bytes += entry.dataBytes
+      }
+    }
+    return [...byLabel.values()].sort((a, b) => a.label.localeCompare(b.label))
   }
 
   usage(): CacheUsage {

@@ -6,6 +6,7 @@ export {
   type CacheUsage,
   DEFAULT_CACHE_LIMIT,
   type PinInfo,
+  type PinTotals,
 } from './block-cache.ts'
 export {
   BlobRemovedError,

@@ -49,19 +49,10 @@ export const cacheOp = defineOp<{ limitBytes?: number }, CacheStatus>({
       await cache.setLimit(args.limitBytes)
       await ctx.device.saveConfig({ ...ctx.device.config, cacheLimitBytes: args.limitBytes })
     }
-    const byLabel = new Map<string, { label: string; blobs: number; complete: number; bytes: number }>()
-    for (const pin of cache.pins()) {
-      const label = pin.label ?? 'pinned'
-      const entry = byLabel.get(label) ?? { label, blobs: 0, complete: 0, bytes: 0 }
-      entry.blobs++
-      if (pin.complete) entry.complete++
-      entry.bytes += pin.bytes
-      byLabel.set(label, entry)
-    }
     return {
       usage: cache.usage(),
       mirror: ctx.device.config.mirror,
-      pins: [...byLabel.values()].sort((a, b) => a.label.localeCompare(b.label)),
+      pins: cache.pinTotals(),
       ...(({ active, queued }) => ({ fetching: active, queued }))(pins.activity()),
     }
   },

@@ -53,8 +53,8 @@ interface BlockRead {
 
 /**
  * Buffers of BLOCK_SIZE the server reads blocks into and recycles once they are copied into a send,
- * rather than one new buffer per block: under V8's --optimize-for-size (the node's setting) every
- * MiB of new buffers brings full garbage collections nearer.
+ * rather than one new buffer per block: every MiB of new buffers brings garbage collections nearer
+ * (see the node's V8 settings in bin/cloudless.js).
  */
 const spares: Uint8Array[] = []
 const spareBuffers = new WeakSet<ArrayBufferLike>()
