@@ -284,8 +284,11 @@ function writeContentId(out: Uint8Array, offset: number, contentId: string): voi
   for (let i = 0; i < CONTENT_ID_BYTES; i++) out[offset + i] = contentId.charCodeAt(i)
 }
 
+/** Content IDs are ASCII; one native decode (a spread of the bytes went through an iterator, per byte). */
+const ASCII = new TextDecoder('latin1')
+
 function readContentId(bytes: Uint8Array, offset: number): string {
-  const contentId = String.fromCharCode(...bytes.subarray(offset, offset + CONTENT_ID_BYTES))
+  const contentId = ASCII.decode(bytes.subarray(offset, offset + CONTENT_ID_BYTES))
   if (!isContentId(contentId)) throw new MalformedBlobMessageError('the content ID is not valid')
   return contentId
 }

@@ -327,20 +327,22 @@ export class BlobStreamServer {
 
   /** Closes the least recently used blob that neither `keep` nor a request received needs. */
   #closeLeastRecentBlob(keep: string): void {
-    const needed = new Set<string>([keep])
-    if (this.#answering !== undefined) needed.add(this.#answering)
-    for (const received of this.#received) {
-      const id = decodedRequest(received)?.contentId
-      if (id !== undefined) needed.add(id)
-    }
-    for (const read of this.#readsAhead.values()) needed.add(read.contentId)
+    // Runs once per blob opened beyond OPEN_BLOBS (every blob of a mirror): the first blob in LRU
+    // order is nearly always free to go, so it is checked without building a set of the needed ones.
     for (const contentId of this.#blobs.keys()) {
-      if (needed.has(contentId)) continue
+      if (contentId === keep || contentId === this.#answering || this.#isNeeded(contentId)) continue
       const opening = this.#blobs.get(contentId)!
       this.#blobs.delete(contentId)
       void this.#closeBlob(contentId, opening)
       return
     }
+  }
+
+  /** Whether a request received or a block read ahead is for this blob. */
+  #isNeeded(contentId: string): boolean {
+    for (const received of this.#received) if (decodedRequest(received)?.contentId === contentId) return true
+    for (const read of this.#readsAhead.values()) if (read.contentId === contentId) return true
+    return false
   }
 
   async #closeBlob(contentId: string, opening: Promise<ServedBlob | undefined>): Promise<void> {
