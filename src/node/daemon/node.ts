@@ -121,8 +121,9 @@ export class CloudlessNode {
       if (options.name !== undefined) await device.rename(options.name)
       const { catalog } = device
       if (options.relays !== undefined) setLibraryRelays(catalog.doc, options.relays)
-      // So that the library's browsers use them too (they have no settings of their own).
-      if (device.config.network.stunServers.length > 0)
+      // So that the library's browsers use them too (they have no settings of their own): the saved
+      // ones, and whatever this start was given, `--stun default` (none) included, which clears them.
+      if (options.network?.stunServers !== undefined || device.config.network.stunServers.length > 0)
         setLibraryStunServers(catalog.doc, device.config.network.stunServers)
       const membership = new Membership({ catalog, selfId: device.deviceId })
       const invites = new InviteBook()
