@@ -65,7 +65,7 @@ describe('the cloudless CLI', () => {
   })
 
   it('answers --help everywhere and uses exit code 2 for wrong usage', async () => {
-    for (const command of ['scan', 'tracks', 'status']) {
+    for (const command of ['scan', 'tracks', 'status', 'start']) {
       const help = await runCli([command, '--help'])
       expect(help.code).toBe(0)
       expect(help.stdout).toMatch(/^Usage: cloudless/)
@@ -77,6 +77,9 @@ describe('the cloudless CLI', () => {
     const badFlag = await runCli(['tracks', '--colour'])
     expect(badFlag.code).toBe(2)
     expect(badFlag.stderr).toMatch(/--colour/)
+    const badRelay = await runCli(['start', '--relay', 'garbage', '--home', home])
+    expect(badRelay.code).toBe(2)
+    expect(badRelay.stderr).toMatch(/garbage is not a multiaddr/)
   })
 
   it('fails with exit code 1 and a clear message when the device is in use by another process', async () => {

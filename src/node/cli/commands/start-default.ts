@@ -4,7 +4,7 @@ import path from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { findRunningNode } from '../../control/client.ts'
 import { readNodeInfo } from '../../control/node-info.ts'
-import { CloudlessNode } from '../../daemon/node.ts'
+import type { CloudlessNode as Node } from '../../daemon/node.ts'
 import { Device } from '../../device/device.ts'
 import { localWebLink } from '../../http/local-link.ts'
 import { createLogger } from '../../log.ts'
@@ -49,7 +49,7 @@ Ctrl+C; --no-node stops after the scan.`,
       await device.close()
     }
     if (ctx.values['no-node']) return EXIT_OK
-    const node = await CloudlessNode.start({ home: ctx.home, log: createLogger('warn', ctx.stderr) })
+    const node = await (await loadNode()).start({ home: ctx.home, log: createLogger('warn', ctx.stderr) })
     if (!ctx.json) {
       // A browser is a device of its own. On this machine it joins through the node's token, which
       // the link carries in its fragment (it never reaches a server); later visits need only the
@@ -85,4 +85,12 @@ Ctrl+C; --no-node stops after the scan.`,
     await node.stop()
     return EXIT_OK
   },
+}
+
+/**
+ * The node and everything it needs (libp2p, Yjs, LevelDB...) are loaded when it starts, not when
+ * the command is looked up: `cloudless start --help` answered in 1.2 s, most of it imports.
+ */
+async function loadNode(): Promise<typeof Node> {
+  return (await import('../../daemon/node.ts')).CloudlessNode
 }

@@ -1,9 +1,8 @@
 import { readNodeInfo } from '../../control/node-info.ts'
-import { CloudlessNode } from '../../daemon/node.ts'
+import type { CloudlessNode as Node } from '../../daemon/node.ts'
 import type { NetworkConfig } from '../../device/config.ts'
 import { localWebLink } from '../../http/local-link.ts'
 import { createLogger, isLogLevel } from '../../log.ts'
-import { checkRelayAddress } from '../../relay/index.ts'
 import type { Command, CommandContext } from '../command.ts'
 import { EXIT_OK, UsageError } from '../errors.ts'
 import { println } from '../output.ts'
@@ -56,13 +55,13 @@ Options:
     const level = (ctx.values['log-level'] as string | undefined) ?? process.env.CLOUDLESS_LOG ?? 'info'
     if (!isLogLevel(level)) throw new UsageError(`--log-level takes error, warn, info or debug, not ${level}`)
     const log = createLogger(level, ctx.stderr)
-    const node = await CloudlessNode.start({
+    const node = await (await loadNode()).start({
       home: ctx.home,
       log,
       network: networkOverrides(ctx),
       name: ctx.values.name as string | undefined,
       watch: ctx.values['no-watch'] !== true,
-      ...relayOption(ctx),
+      ...(await relayOption(ctx)),
     })
     // The web app for a browser on this machine: the node's token in the fragment admits it.
     const info = await readNodeInfo(node.device.layout.nodeInfo)
@@ -108,13 +107,22 @@ function networkOverrides(ctx: CommandContext): Partial<NetworkConfig> {
   return out
 }
 
-function relayOption(ctx: CommandContext): { relays?: string[] } {
+async function relayOption(ctx: CommandContext): Promise<{ relays?: string[] }> {
   const given = ctx.values.relay as string[] | undefined
   if (given === undefined) return {}
   if (given.includes('none')) return { relays: [] }
+  const { checkRelayAddress } = await import('../../relay/index.ts')
   try {
     return { relays: given.map(checkRelayAddress) }
   } catch (error) {
     throw new UsageError((error as Error).message)
   }
+}
+
+/**
+ * The node and everything it needs (libp2p, Yjs, LevelDB...) are loaded when it starts, not when
+ * the command is looked up: `cloudless start --help` answered in 1.2 s, most of it imports.
+ */
+async function loadNode(): Promise<typeof Node> {
+  return (await import('../../daemon/node.ts')).CloudlessNode
 }
