@@ -18,7 +18,7 @@ import { collectGarbageNow } from './collect-garbage.ts'
  * So while any blob stream is open, V8's heap growing factor is raised (`--heap-growing-percent`,
  * which V8 reads each time it sets the next limit, so it takes effect at run time), and when the
  * last stream has been closed for RESTORE_AFTER_MS it goes back to the rest value and the node
- * collects once, giving the memory back (collect-garbage.ts). The factor gives about
+ * collects once (a regular full collection: collect-garbage.ts). The factor gives about
  * TRANSFER_HEADROOM_BYTES above the live heap, not a multiple of it: a node holding a 100k-track
  * catalog that plays music all day must not be let to grow to 400 MB. The peak RSS of a transfer is
  * in bench:blobs.
@@ -48,7 +48,7 @@ export interface TransferHeapHooks {
 const v8Hooks: TransferHeapHooks = {
   usedHeap: () => getHeapStatistics().used_heap_size,
   setGrowingPercent: (percent) => setFlagsFromString(`--heap-growing-percent=${percent}`),
-  collect: collectGarbageNow,
+  collect: () => collectGarbageNow('regular'),
 }
 
 export class TransferHeap {

@@ -70,7 +70,7 @@ export const joinOp = defineOp<{ invite: string; timeoutMs?: number }, JoinResul
     await node.libp2p.services.catalogSync.syncedWith(joined.inviterPeerId, { signal }).catch(() => {})
     await node.device.store.flush()
     // The catalog arrived as tens of MB of buffers, now garbage: give the memory back before
-    // answering (~100 ms for 100k tracks), rather than holding it until V8 next collects.
+    // answering, rather than holding it until V8 next collects.
     collectGarbageNow()
     return {
       libraryId: joined.libraryId,
