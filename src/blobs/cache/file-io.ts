@@ -107,7 +107,9 @@ export function writeCheckedFileNow(target: string, data: Uint8Array): void {
       closeSync(fd)
     }
   } catch (error) {
-    rmSync(target, { force: true })
+    try {
+      rmSync(target, { force: true })
+    } catch {} // the write's error is the one to report
     throw error
   }
 }

@@ -4,7 +4,8 @@ import path from 'node:path'
  * Where the cache keeps what (all under the cache folder):
  *
  *   pins.json                       the pins, replaced atomically
- *   blobs/<id[0..2]>/<id>.manifest  the blob's manifest (CLMF encoding), written once, atomically;
+ *   blobs/<id[0..2]>/<id>.manifest  the blob's manifest (CLMF encoding), written once in place (a torn
+ *                                   one fails its content-ID check);
  *                                   its mtime is the blob's last access (LRU order across restarts)
  *   blobs/<id[0..2]>/<id>.partial   a blob being fetched: a sparse file, block i at i * blockSize
  *   blobs/<id[0..2]>/<id>.bitmap    which blocks of the .partial are durable and verified
@@ -23,7 +24,7 @@ const KINDS: ReadonlySet<string> = new Set(['manifest', 'partial', 'bitmap', 'bl
 // (a mirror of 10k small tracks allocated ~85 MB in path.join's normalization), and their parts need
 // none (a content ID is checked base32; the root is resolved once, see cacheRoot).
 
-/** The cache folder as every path below is built on: absolute, normalized, no trailing separator. */
+/** The cache folder as every path below is built on: absolute and normalized (path.resolve). */
 export function cacheRoot(dir: string): string {
   return path.resolve(dir)
 }

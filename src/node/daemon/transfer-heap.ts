@@ -78,7 +78,8 @@ export class TransferHeap {
     this.#restoreTimer = undefined
     if (!this.#raised) {
       this.#raised = true
-      this.#hooks.setGrowingPercent(growingPercentFor(this.#hooks.usedHeap()))
+      // Never below the rest value: a large live heap would otherwise get less room while transferring.
+      this.#hooks.setGrowingPercent(Math.max(REST_GROWING_PERCENT, growingPercentFor(this.#hooks.usedHeap())))
     }
     let ended = false
     return () => {
@@ -89,9 +90,9 @@ export class TransferHeap {
     }
   }
 
-  /** Sets the rest value; the node calls this once at start. */
+  /** Sets the rest value; the node calls this once at start (not while transfers keep it raised). */
   atRest(): void {
-    if (this.#open === 0) this.#hooks.setGrowingPercent(REST_GROWING_PERCENT)
+    if (!this.#raised) this.#hooks.setGrowingPercent(REST_GROWING_PERCENT)
   }
 
   /** Back to the rest value. */

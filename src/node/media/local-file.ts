@@ -39,7 +39,7 @@ export class LocalFiles {
   /** An unchanged local file with this content, or undefined. */
   async find(trackId: string, contentId: string): Promise<LocalFile | undefined> {
     for (const path of this.#pathsOf(trackId)) {
-      const file = this.#recorded(path, contentId)
+      const file = await this.#recorded(path, contentId)
       if (file !== undefined && (await isUnchanged(path, file))) return file
     }
     return undefined
@@ -53,10 +53,14 @@ export class LocalFiles {
   async openContent(contentId: string): Promise<{ file: LocalFile; reader: LocalBlobReader } | undefined> {
     for (const trackId of this.tracksByContent.tracksOf(contentId)) {
       for (const path of this.#pathsOf(trackId)) {
-        const file = this.#recorded(path, contentId)
+        const file = await this.#recorded(path, contentId)
         if (file === undefined) continue
-        // Changed, moved or unreadable: try the next copy, as find() does.
-        const reader = await openLocalBlob(file).catch(() => undefined)
+        // Changed or moved since the scan: try the next copy. Any other error (no file descriptors
+        // left, no permission) is the request's.
+        const reader = await openLocalBlob(file).catch((error: unknown) => {
+          if (error instanceof BlobChangedError || isGone(error)) return undefined
+          throw error
+        })
         if (reader !== undefined) return { file, reader }
       }
     }
@@ -74,13 +78,18 @@ export class LocalFiles {
    * Synchronous reads (classic-level's getSync, from LevelDB's caches): these run for every block
    * request a peer sends, and a turn in libuv's thread pool each cost far more than the lookup.
    */
-  #recorded(path: string, contentId: string): LocalFile | undefined {
-    const entry = this.#files.getNow(path)
+  async #recorded(path: string, contentId: string): Promise<LocalFile | undefined> {
+    const entry = await this.#files.getNow(path)
     if (entry?.contentId !== contentId) return undefined
-    const manifest = this.#manifests.getNow(contentId)
+    const manifest = await this.#manifests.getNow(contentId)
     if (manifest === undefined) return undefined
     return { path, size: entry.size, mtimeMs: entry.mtimeMs, manifest }
   }
+}
+
+function isGone(error: unknown): boolean {
+  const code = (error as NodeJS.ErrnoException | undefined)?.code
+  return code === 'ENOENT' || code === 'ENOTDIR'
 }
 
 async function isUnchanged(path: string, entry: { size: number; mtimeMs: number }): Promise<boolean> {

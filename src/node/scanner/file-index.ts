@@ -39,9 +39,12 @@ export class FileIndex {
     return this.#db.get(path)
   }
 
-  /** get, synchronously (LevelDB reads its caches or the disk on this thread: keep to small lookups). */
-  getNow(path: string): FileIndexEntry | undefined {
-    return this.#db.getSync(path)
+  /**
+   * get, synchronously once the database is open (LevelDB reads its caches or the disk on this
+   * thread: keep to small lookups); before that, as get (getSync throws while it opens).
+   */
+  getNow(path: string): FileIndexEntry | undefined | Promise<FileIndexEntry | undefined> {
+    return this.#db.status === 'open' ? this.#db.getSync(path) : this.#db.get(path)
   }
 
   putOp(path: string, entry: FileIndexEntry): BatchOp {

@@ -20,8 +20,9 @@ export class ManifestStore {
     return bytes === undefined ? undefined : decodeManifest(bytes)
   }
 
-  /** get, synchronously (see FileIndex.getNow). */
-  getNow(contentId: string): Manifest | undefined {
+  /** get, synchronously once the database is open (see FileIndex.getNow). */
+  getNow(contentId: string): Manifest | undefined | Promise<Manifest | undefined> {
+    if (this.#db.status !== 'open') return this.get(contentId)
     const bytes = this.#db.getSync(contentId)
     return bytes === undefined ? undefined : decodeManifest(bytes)
   }

@@ -56,14 +56,30 @@ describe('TransferHeap', () => {
     expect(heap.raised).toBe(false)
   })
 
-  it('sets the rest value at start, unless a transfer already raised it', () => {
+  it('sets the rest value at start, unless a transfer raised it (open, or closed within the grace period)', () => {
+    vi.useFakeTimers()
     const { calls, heap } = recorder()
     heap.atRest()
     expect(calls).toEqual([`grow ${REST_GROWING_PERCENT}`])
     const end = heap.begin()
     heap.atRest()
-    expect(calls).toEqual([`grow ${REST_GROWING_PERCENT}`, `grow ${TRANSFER_HEAP_GROWING_PERCENT}`])
     end()
+    heap.atRest() // closed, but the raise lasts RESTORE_AFTER_MS more
+    expect(calls).toEqual([`grow ${REST_GROWING_PERCENT}`, `grow ${TRANSFER_HEAP_GROWING_PERCENT}`])
+    vi.advanceTimersByTime(RESTORE_AFTER_MS)
+    expect(calls.slice(2)).toEqual([`grow ${REST_GROWING_PERCENT}`, 'gc'])
+  })
+
+  it('never lowers the growing factor below the rest value for a transfer on a large heap', () => {
+    const calls: string[] = []
+    const heap = new TransferHeap({
+      usedHeap: () => 400 * MB,
+      setGrowingPercent: (percent) => calls.push(`grow ${percent}`),
+      collect: () => {},
+    })
+    heap.begin()
+    expect(growingPercentFor(400 * MB)).toBeLessThan(REST_GROWING_PERCENT)
+    expect(calls).toEqual([`grow ${REST_GROWING_PERCENT}`])
   })
 
   it('keeps the raised factor across a short pause between streams', () => {

@@ -55,13 +55,16 @@ Options:
     const level = (ctx.values['log-level'] as string | undefined) ?? process.env.CLOUDLESS_LOG ?? 'info'
     if (!isLogLevel(level)) throw new UsageError(`--log-level takes error, warn, info or debug, not ${level}`)
     const log = createLogger(level, ctx.stderr)
+    // Options first: a wrong one is reported before the node's modules load.
+    const network = networkOverrides(ctx)
+    const relays = await relayOption(ctx)
     const node = await (await loadNode()).start({
       home: ctx.home,
       log,
-      network: networkOverrides(ctx),
+      network,
       name: ctx.values.name as string | undefined,
       watch: ctx.values['no-watch'] !== true,
-      ...(await relayOption(ctx)),
+      ...relays,
     })
     // The web app for a browser on this machine: the node's token in the fragment admits it.
     const info = await readNodeInfo(node.device.layout.nodeInfo)
