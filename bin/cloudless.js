@@ -23,7 +23,7 @@ if (major < 22 || (major === 22 && minor < 18) || typeof Promise.withResolvers !
 // receiver collected ~80 times a second and its GC took as much CPU as its own work: 85-96 MB/s.
 // With 8 MB semi-spaces: 116 MB/s on half the GC CPU. V8 grows the young generation to that only
 // while a node allocates fast, and the node gives it back after each burst (collect-garbage.ts):
-// a node holding 100k tracks stays near 220 MB (bench:sync). CLOUDLESS_V8_DEFAULTS=1 keeps V8's own
+// a node holding 100k tracks holds 200-257 MB (bench:sync). CLOUDLESS_V8_DEFAULTS=1 keeps V8's own
 // settings (16 MB semi-spaces on 64-bit).
 const YOUNG_GENERATION = '--max-semi-space-size=8'
 // --expose-gc: the node collects after bursts of work (src/node/daemon/collect-garbage.ts).

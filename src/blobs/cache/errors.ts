@@ -43,14 +43,9 @@ export function isNotFound(error: unknown): boolean {
   return (error as NodeJS.ErrnoException | undefined)?.code === 'ENOENT'
 }
 
-/** translateDiskFull for synchronous work (no closure or promise per call). */
-export function translateDiskFullNow<T>(what: string, fn: () => T): T {
-  try {
-    return fn()
-  } catch (error) {
-    if (isDiskFull(error)) throw new DiskFullError(`disk full while ${what}`, { cause: error })
-    throw error
-  }
+/** The error to throw for `error`: a full disk becomes a DiskFullError that says what was being done. */
+function diskFullOr(error: unknown, what: string): unknown {
+  return isDiskFull(error) ? new DiskFullError(`disk full while ${what}`, { cause: error }) : error
 }
 
 /** Runs `fn`; a full disk becomes a DiskFullError that says what was being done. */
@@ -58,7 +53,15 @@ export async function translateDiskFull<T>(what: string, fn: () => Promise<T>): 
   try {
     return await fn()
   } catch (error) {
-    if (isDiskFull(error)) throw new DiskFullError(`disk full while ${what}`, { cause: error })
-    throw error
+    throw diskFullOr(error, what)
+  }
+}
+
+/** translateDiskFull for synchronous work (no closure or promise per call). */
+export function translateDiskFullNow<T>(what: string, fn: () => T): T {
+  try {
+    return fn()
+  } catch (error) {
+    throw diskFullOr(error, what)
   }
 }

@@ -233,7 +233,8 @@ export class CloudlessNode {
           : `joined the library of ${name} (${peerId})`,
       )
       this.#redialer.reset()
-      collectGarbageSoon()
+      // The joiner's join op collects once the catalog is stored; the inviter, here.
+      if (role !== 'joiner') collectGarbageSoon()
       // The joiner opens the first sync stream (both opening at once would replace each other's).
       if (role !== 'joiner') return
       libp2p.services.catalogSync

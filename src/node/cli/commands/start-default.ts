@@ -4,12 +4,12 @@ import path from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { findRunningNode } from '../../control/client.ts'
 import { readNodeInfo } from '../../control/node-info.ts'
-import type { CloudlessNode as Node } from '../../daemon/node.ts'
 import { Device } from '../../device/device.ts'
 import { localWebLink } from '../../http/local-link.ts'
 import { createLogger } from '../../log.ts'
 import type { Command } from '../command.ts'
 import { EXIT_OK } from '../errors.ts'
+import { loadNode } from '../load-node.ts'
 import { println } from '../output.ts'
 import { printReport, scanWithProgress } from './scan.ts'
 
@@ -85,12 +85,4 @@ Ctrl+C; --no-node stops after the scan.`,
     await node.stop()
     return EXIT_OK
   },
-}
-
-/**
- * The node and everything it needs (libp2p, Yjs, LevelDB...) are loaded when it starts, not when
- * the command is looked up: `cloudless start --help` answered in 1.2 s, most of it imports.
- */
-async function loadNode(): Promise<typeof Node> {
-  return (await import('../../daemon/node.ts')).CloudlessNode
 }

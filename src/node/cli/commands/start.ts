@@ -1,10 +1,10 @@
 import { readNodeInfo } from '../../control/node-info.ts'
-import type { CloudlessNode as Node } from '../../daemon/node.ts'
 import type { NetworkConfig } from '../../device/config.ts'
 import { localWebLink } from '../../http/local-link.ts'
 import { createLogger, isLogLevel } from '../../log.ts'
 import type { Command, CommandContext } from '../command.ts'
 import { EXIT_OK, UsageError } from '../errors.ts'
+import { loadNode } from '../load-node.ts'
 import { println } from '../output.ts'
 
 export const startCommand: Command = {
@@ -120,12 +120,4 @@ async function relayOption(ctx: CommandContext): Promise<{ relays?: string[] }> 
   } catch (error) {
     throw new UsageError((error as Error).message)
   }
-}
-
-/**
- * The node and everything it needs (libp2p, Yjs, LevelDB...) are loaded when it starts, not when
- * the command is looked up: `cloudless start --help` answered in 1.2 s, most of it imports.
- */
-async function loadNode(): Promise<typeof Node> {
-  return (await import('../../daemon/node.ts')).CloudlessNode
 }
