@@ -24,3 +24,4 @@ export {
 export { ManifestBuilder, manifestOf, verifyBlockOnce } from './content-id.ts'
 export { BlobNotFoundError, CorruptBlobError, FsBlobStore } from './fs-blob-store.ts'
 export * from './index.browser.ts'
+export { SyncWhileFast } from './sync-while-fast.ts'
