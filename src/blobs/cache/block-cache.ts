@@ -8,6 +8,7 @@ import {
   MalformedManifestError,
   type Manifest,
   ManifestMismatchError,
+  manifestOf,
   verifyBlock,
   verifyBlockOnce,
   verifyManifest,
@@ -38,7 +39,15 @@ import {
   writeAt,
   writeCheckedFileNow,
 } from './file-io.ts'
-import { BLOBS_FOLDER, type BlobFileKind, blobFile, cacheRoot, PINS_FILE, shardOf } from './layout.ts'
+import {
+  BLOBS_FOLDER,
+  type BlobFileKind,
+  blobFile,
+  cacheRoot,
+  derivesManifest,
+  PINS_FILE,
+  shardOf,
+} from './layout.ts'
 import { ManifestCache } from './manifest-cache.ts'
 import { encodePins, loadPins, type Pin } from './pins.ts'
 import { type RecoveredBlob, type RecoveryReport, recoverBlobs } from './recover.ts'
@@ -99,6 +108,10 @@ interface Entry {
   readonly blockSize: number
   readonly blocks: number
   readonly manifestBytes: number
+  /** Whether the manifest is in a .manifest file; if not, it is derived from the data (derivesManifest). */
+  readonly manifestOnDisk: boolean
+  /** A derived manifest while its blob is not complete (it cannot be derived yet, nor evicted). */
+  unsavedManifest: Manifest | undefined
   /** The data file on disk now; it can differ from the state below until the next persist. */
   file: 'partial' | 'blob' | undefined
   /** Present blocks; undefined when every block is present. */
@@ -665,12 +678,13 @@ export class BlockCache {
     // cache opens), so one lost or torn by a power cut only drops the blob, fetched again later.
     // Synchronous, with its shard folder: see writeCheckedFileNow (a mirror of 10k small files
     // spent 1.7-3.2 ms a blob waiting here, mostly for the first blobs' mkdir in the thread pool).
+    const manifestOnDisk = !derivesManifest(manifest)
     translateDiskFullNow(`storing the manifest of ${contentId}`, () => {
       if (!this.#shards.has(shard)) {
         makeFolderNow(shard)
         this.#shards.add(shard)
       }
-      writeCheckedFileNow(blobFile(this.dir, contentId, 'manifest'), encoded)
+      if (manifestOnDisk) writeCheckedFileNow(blobFile(this.dir, contentId, 'manifest'), encoded)
     })
     const blocks = blockCount(manifest.size, manifest.blockSize)
     let file: 'blob' | undefined
@@ -684,10 +698,12 @@ export class BlockCache {
       size: manifest.size,
       blockSize: manifest.blockSize,
       manifestBytes: encoded.length,
+      manifestOnDisk,
       file,
       bitmap: blocks === 0 ? undefined : new Bitmap(blocks),
       lastAccess: this.#tick(),
     })
+    if (!manifestOnDisk) entry.unsavedManifest = manifest
     this.#manifests.set(contentId, manifest)
     this.#add(entry)
   }
@@ -790,6 +806,8 @@ export class BlockCache {
           await this.#syncData(entry, fileOf('partial'))
           renameNow(fileOf('partial'), fileOf('blob'))
           entry.file = 'blob'
+          // Derivable from the data from now on (and still in the manifest cache for a while).
+          entry.unsavedManifest = undefined
         }
         if (entry.bitmapOnDisk) {
           await removeFile(fileOf('bitmap'))
@@ -897,12 +915,16 @@ export class BlockCache {
   }
 
   async #manifest(entry: Entry, signal?: AbortSignal): Promise<Manifest | undefined> {
-    const cached = this.#manifests.get(entry.contentId)
+    const cached = this.#manifests.get(entry.contentId) ?? entry.unsavedManifest
     if (cached) return cached
     let manifest: Manifest
     try {
-      const bytes = await fs.readFile(blobFile(this.dir, entry.contentId, 'manifest'), { signal })
-      manifest = verifyManifest(entry.contentId, bytes)
+      manifest = entry.manifestOnDisk
+        ? verifyManifest(
+            entry.contentId,
+            await fs.readFile(blobFile(this.dir, entry.contentId, 'manifest'), { signal }),
+          )
+        : await this.#derivedManifest(entry)
     } catch (error) {
       if (signal?.aborted) throw error
       const bad = error instanceof MalformedManifestError || error instanceof ManifestMismatchError
@@ -912,6 +934,21 @@ export class BlockCache {
       return undefined
     }
     if (this.#entries.get(entry.contentId) === entry) this.#manifests.set(entry.contentId, manifest)
+    return manifest
+  }
+
+  /**
+   * The manifest of a complete one-block blob, from its data: the blob is exactly what its content ID
+   * names if the manifest built from it hashes to that ID (ManifestMismatchError if not).
+   */
+  async #derivedManifest(entry: Entry): Promise<Manifest> {
+    if (entry.file !== 'blob')
+      throw new ManifestMismatchError(`${entry.contentId} has no data to derive a manifest from`)
+    const bytes = await this.#withDataFile(entry, (file) => readAt(file, entry.blockSize + 1, 0))
+    const { manifest, contentId } = manifestOf(bytes, entry.blockSize)
+    if (contentId !== entry.contentId) {
+      throw new ManifestMismatchError(`the data of ${entry.contentId} does not hash to it`)
+    }
     return manifest
   }
 
@@ -1003,7 +1040,8 @@ export class BlockCache {
           const entry = this.#entries.get(id)
           if (!entry) return
           const seconds = entry.lastAccess / 1000
-          await fs.utimes(blobFile(this.dir, id, 'manifest'), seconds, seconds).catch(() => {})
+          const file = entry.manifestOnDisk ? 'manifest' : 'blob'
+          await fs.utimes(blobFile(this.dir, id, file), seconds, seconds).catch(() => {})
         }),
       )
     }
@@ -1046,6 +1084,8 @@ function newEntry(blob: RecoveredBlob): Entry {
     blockSize: blob.blockSize,
     blocks: blockCount(blob.size, blob.blockSize),
     manifestBytes: blob.manifestBytes,
+    manifestOnDisk: blob.manifestOnDisk,
+    unsavedManifest: undefined,
     file: blob.file,
     bitmap: blob.bitmap,
     dataBytes: 0,

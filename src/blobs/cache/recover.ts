@@ -1,6 +1,13 @@
 import { promises as fs, readdirSync, readFileSync, statSync } from 'node:fs'
 import path from 'node:path'
-import { blockCount, isContentId, type Manifest, verifyBlock, verifyManifest } from '../content-id.ts'
+import {
+  BLOCK_SIZE,
+  blockCount,
+  isContentId,
+  type Manifest,
+  verifyBlock,
+  verifyManifest,
+} from '../content-id.ts'
 import { Bitmap } from './bitmap.ts'
 import { isNotFound } from './errors.ts'
 import { removeFile, replaceFile, syncDir } from './file-io.ts'
@@ -8,6 +15,8 @@ import {
   BLOBS_FOLDER,
   type BlobFileKind,
   blobFile,
+  DERIVED_MANIFEST_BYTES,
+  derivesManifest,
   isTempFileName,
   parseBlobFileName,
   shardOf,
@@ -19,6 +28,8 @@ export interface RecoveredBlob {
   readonly size: number
   readonly blockSize: number
   readonly manifestBytes: number
+  /** False when the manifest is derived from the data (layout.ts, derivesManifest). */
+  readonly manifestOnDisk: boolean
   /** The data file on disk, if any. */
   readonly file: 'partial' | 'blob' | undefined
   /** Present blocks; undefined when the blob is complete. */
@@ -110,8 +121,26 @@ async function recoverBlob(
     report.blobsDropped.push(id)
     return undefined
   }
-  // Without a manifest that hashes to its ID, no block of the blob can be verified.
-  if (!isContentId(id) || !kinds.has('manifest')) return drop()
+  if (!isContentId(id)) return drop()
+  if (!kinds.has('manifest')) {
+    // A complete blob of one standard block: its manifest comes from its data, checked against its
+    // ID when first used (the blocks of any blob are verified when read). Anything else without a
+    // manifest that hashes to its ID cannot be verified.
+    const derived = kinds.has('blob') ? statSync(fileOf('blob'), { throwIfNoEntry: false }) : undefined
+    if (derived === undefined || !derivesManifest({ size: derived.size, blockSize: BLOCK_SIZE }))
+      return drop()
+    for (const kind of ['partial', 'bitmap'] as const) if (kinds.has(kind)) await removeFile(fileOf(kind))
+    return {
+      contentId: id,
+      size: derived.size,
+      blockSize: BLOCK_SIZE,
+      manifestBytes: DERIVED_MANIFEST_BYTES,
+      manifestOnDisk: false,
+      file: 'blob',
+      bitmap: undefined,
+      lastAccess: derived.mtimeMs,
+    }
+  }
   let manifest: Manifest
   let manifestBytes: number
   let lastAccess: number
@@ -132,7 +161,15 @@ async function recoverBlob(
     if (kinds.has('partial')) await removeFile(fileOf('partial'))
     if (statSync(fileOf('blob')).size === manifest.size) {
       if (kinds.has('bitmap')) await removeFile(fileOf('bitmap'))
-      return { contentId: id, ...sizes(manifest), manifestBytes, file: 'blob', bitmap: undefined, lastAccess }
+      return {
+        contentId: id,
+        ...sizes(manifest),
+        manifestBytes,
+        manifestOnDisk: true,
+        file: 'blob',
+        bitmap: undefined,
+        lastAccess,
+      }
     }
     // A complete blob of the wrong length was damaged from outside: keep what still verifies.
     await fs.rename(fileOf('blob'), fileOf('partial'))
@@ -175,9 +212,17 @@ async function recoverBlob(
     else await (await fs.open(fileOf('blob'), 'w')).close()
     await removeFile(fileOf('bitmap'))
     await syncDir(shardOf(root, id))
-    return { contentId: id, ...sizes(manifest), manifestBytes, file: 'blob', bitmap: undefined, lastAccess }
+    return {
+      contentId: id,
+      ...sizes(manifest),
+      manifestBytes,
+      manifestOnDisk: true,
+      file: 'blob',
+      bitmap: undefined,
+      lastAccess,
+    }
   }
-  return { contentId: id, ...sizes(manifest), manifestBytes, file, bitmap, lastAccess }
+  return { contentId: id, ...sizes(manifest), manifestBytes, manifestOnDisk: true, file, bitmap, lastAccess }
 }
 
 function sizes(manifest: Manifest): { size: number; blockSize: number } {
