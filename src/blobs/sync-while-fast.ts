@@ -46,8 +46,7 @@ export class SyncWhileFast {
 
   /**
    * `sync()` now when operations are fast, timed, and its result (or its error, thrown); otherwise
-   * the promise of `async()`. Callers that await it get the same either way; a caller that can use
-   * a result at once (a block ready to send) checks for a promise.
+   * the promise of `async()`. Callers that await it get the same either way.
    */
   run<T>(sync: () => T, async: () => Promise<T>): T | Promise<T> {
     if (!this.synchronous) return async()
@@ -67,10 +66,10 @@ export class SyncWhileFast {
   }
 }
 
-/** Slower than this on average, calls go to the disk (a page-cache read of 256 KiB takes ~30 µs). */
+/** Slower than this on average, calls wait for the disk (a page-cache read of 256 KiB takes ~30 µs). */
 export const DEFAULT_SLOW_MS = 2
 /** A single call this slow is enough. */
 export const DEFAULT_STALL_MS = 50
-/** The weight of the latest call in the average: a run of ~7 calls of 5 ms (a disk's seeks) passes 2 ms. */
+/** The weight of the latest call in the average: a run of 5 calls of 5 ms (a disk's seeks) passes 2 ms. */
 const AVERAGE_WEIGHT = 0.1
 export const DEFAULT_BACK_OFF_MS = 5_000

@@ -2,7 +2,7 @@ import { randomBytes } from 'node:crypto'
 import { promises as fs } from 'node:fs'
 import os from 'node:os'
 import path from 'node:path'
-import { afterEach, beforeEach, expect, it } from 'vitest'
+import { afterEach, beforeEach, expect, it, vi } from 'vitest'
 import { BLOCK_SIZE, BlockCache, encodeManifest, manifestOf } from '../../src/blobs/index.ts'
 
 // A blob of one standard block keeps no .manifest file: its manifest is derived from its data, and
@@ -114,4 +114,32 @@ it('keeps .manifest files for blobs of several blocks and for other block sizes'
   await cache.writeBlock(other.id, 0, other.bytes)
   expect(await exists(filesOf(large.id).manifest)).toBe(true)
   expect(await exists(filesOf(other.id).manifest)).toBe(true)
+})
+
+it('reads nothing, without throwing, once the data of a one-block blob is deleted from outside', async () => {
+  let cache = await open()
+  const blob = smallBlob()
+  await cache.putManifest(blob.id, blob.manifest)
+  await cache.writeBlock(blob.id, 0, blob.bytes)
+  cache = await reopen(cache)
+  await fs.rm(filesOf(blob.id).blob)
+  expect(await cache.readBlock(blob.id, 0)).toBeUndefined()
+  expect(await cache.getManifest(blob.id)).toBeUndefined()
+  expect(cache.blobInfo(blob.id)).toBeUndefined()
+  expect(await cache.scrub()).toEqual({ checkedBlocks: 0, droppedBlocks: 0 })
+})
+
+it('drops the whole one-block blob when its block fails verification (its manifest came from it)', async () => {
+  const cache = await open()
+  const blob = smallBlob()
+  await cache.putManifest(blob.id, blob.manifest)
+  await cache.writeBlock(blob.id, 0, blob.bytes)
+  // The manifest is still in memory: the read itself finds the damage.
+  const handle = await fs.open(filesOf(blob.id).blob, 'r+')
+  await handle.write(Buffer.alloc(8, 0xff), 0, 8, 1000)
+  await handle.close()
+  expect(await cache.readBlock(blob.id, 0)).toBeUndefined()
+  expect(cache.blobInfo(blob.id)).toBeUndefined()
+  await vi.waitFor(async () => expect(await exists(filesOf(blob.id).blob)).toBe(false))
+  expect(await exists(filesOf(blob.id).partial)).toBe(false)
 })

@@ -83,7 +83,7 @@ export interface PinInfo {
 }
 
 export interface CacheUsage {
-  /** Data plus manifests on disk. */
+  /** Data plus manifests (as stored on disk, or as they would be when derived). */
   bytes: number
   limitBytes: number
   pinnedBytes: number
@@ -110,7 +110,7 @@ interface Entry {
   readonly manifestBytes: number
   /** Whether the manifest is in a .manifest file; if not, it is derived from the data (derivesManifest). */
   readonly manifestOnDisk: boolean
-  /** A derived manifest while its blob is not complete (it cannot be derived yet, nor evicted). */
+  /** A derived manifest while its blob is not complete (it cannot be derived yet; held until then). */
   unsavedManifest: Manifest | undefined
   /** The data file on disk now; it can differ from the state below until the next persist. */
   file: 'partial' | 'blob' | undefined
@@ -753,7 +753,7 @@ export class BlockCache {
       if (entry.removed) throw removedError(entry)
       const kind = entry.file ?? 'partial'
       opened = await translateDiskFull(`opening the data file of ${entry.contentId}`, () =>
-        openDataFile(blobFile(this.dir, entry.contentId, kind)),
+        openDataFile(blobFile(this.dir, entry.contentId, kind), entry.blocks === 1),
       )
       entry.file = kind
       entry.openHandle = opened
@@ -874,6 +874,11 @@ export class BlockCache {
   /** The block failed verification on disk: forget it, so it is fetched again. */
   #dropBlock(entry: Entry, index: number): void {
     if (entry.removed || this.#entries.get(entry.contentId) !== entry || !isPresent(entry, index)) return
+    if (!entry.manifestOnDisk) {
+      // Its one block was the blob, and its manifest came from it: nothing of it is left to keep.
+      void this.#track(this.#remove(entry).catch(() => {}))
+      return
+    }
     entry.bitmap ??= Bitmap.full(entry.blocks)
     entry.bitmap.clear(index)
     const length = blockLength(entry, index)
@@ -927,6 +932,8 @@ export class BlockCache {
         : await this.#derivedManifest(entry)
     } catch (error) {
       if (signal?.aborted) throw error
+      // Removed meanwhile (evicted, or its data deleted from outside): gone, as without a manifest.
+      if (error instanceof BlobRemovedError) return undefined
       const bad = error instanceof MalformedManifestError || error instanceof ManifestMismatchError
       if (!bad && !isNotFound(error)) throw error
       // Without its manifest no block of the blob can be verified: it goes.
@@ -946,7 +953,7 @@ export class BlockCache {
       throw new ManifestMismatchError(`${entry.contentId} has no data to derive a manifest from`)
     const bytes = await this.#withDataFile(entry, (file) => readAt(file, entry.blockSize + 1, 0))
     const { manifest, contentId } = manifestOf(bytes, entry.blockSize)
-    if (contentId !== entry.contentId) {
+    if (contentId !== entry.contentId || manifest.size !== entry.size) {
       throw new ManifestMismatchError(`the data of ${entry.contentId} does not hash to it`)
     }
     return manifest
@@ -1030,7 +1037,10 @@ export class BlockCache {
     for (const e of ordered) this.#lru.set(e.contentId, e)
   }
 
-  /** Writes pending access times as the manifests' mtimes: no fsync; a crash loses only a little order. */
+  /**
+   * Writes pending access times as the manifests' mtimes (the .blob's for a derived manifest): no
+   * fsync; a crash loses only a little order.
+   */
   async #flushAccess(): Promise<void> {
     const ids = [...this.#accessDirty]
     this.#accessDirty.clear()

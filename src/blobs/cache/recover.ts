@@ -34,7 +34,7 @@ export interface RecoveredBlob {
   readonly file: 'partial' | 'blob' | undefined
   /** Present blocks; undefined when the blob is complete. */
   readonly bitmap: Bitmap | undefined
-  /** Last access (ms since the epoch): the manifest's mtime. */
+  /** Last access (ms since the epoch): the manifest's mtime (the .blob's for a derived manifest). */
   readonly lastAccess: number
 }
 
@@ -126,7 +126,12 @@ async function recoverBlob(
     // A complete blob of one standard block: its manifest comes from its data, checked against its
     // ID when first used (the blocks of any blob are verified when read). Anything else without a
     // manifest that hashes to its ID cannot be verified.
-    const derived = kinds.has('blob') ? statSync(fileOf('blob'), { throwIfNoEntry: false }) : undefined
+    // Its size is taken from the file until then (as the block count of any blob is trusted until its
+    // blocks are read): a damaged one is dropped at its first use.
+    let derived: { size: number; mtimeMs: number } | undefined
+    try {
+      derived = kinds.has('blob') ? statSync(fileOf('blob')) : undefined
+    } catch {}
     if (derived === undefined || !derivesManifest({ size: derived.size, blockSize: BLOCK_SIZE }))
       return drop()
     for (const kind of ['partial', 'bitmap'] as const) if (kinds.has(kind)) await removeFile(fileOf(kind))
