@@ -37,7 +37,7 @@ const dataFileIo = new SyncWhileFast()
  * Creating a data file allocates an inode: ~10-30 µs on tmpfs or a fresh ext4, 0.2-1.2 ms of kernel
  * work on this machine's ext4 after many deletions (perf: find_inode_bit, recently_deleted). Work of
  * that size is better done in the pool, beside the main thread's decryption and hashing, so creates
- * leave the main thread at a tenth of the general threshold.
+ * leave the main thread at an eighth of the general threshold (0.25 ms on average).
  */
 const dataFileCreates = new SyncWhileFast({ slowMs: 0.25 })
 /** A policy that always takes the thread pool. */

@@ -158,6 +158,16 @@ async function recoverBlob(
     return drop()
   }
 
+  const found = (file: RecoveredBlob['file'], bitmap: Bitmap | undefined): RecoveredBlob => ({
+    contentId: id,
+    size: manifest.size,
+    blockSize: manifest.blockSize,
+    manifestBytes,
+    manifestOnDisk: true,
+    file,
+    bitmap,
+    lastAccess,
+  })
   const blocks = blockCount(manifest.size, manifest.blockSize)
   let file: 'partial' | 'blob' | undefined
   let bitmap: Bitmap
@@ -166,15 +176,7 @@ async function recoverBlob(
     if (kinds.has('partial')) await removeFile(fileOf('partial'))
     if (statSync(fileOf('blob')).size === manifest.size) {
       if (kinds.has('bitmap')) await removeFile(fileOf('bitmap'))
-      return {
-        contentId: id,
-        ...sizes(manifest),
-        manifestBytes,
-        manifestOnDisk: true,
-        file: 'blob',
-        bitmap: undefined,
-        lastAccess,
-      }
+      return found('blob', undefined)
     }
     // A complete blob of the wrong length was damaged from outside: keep what still verifies.
     await fs.rename(fileOf('blob'), fileOf('partial'))
@@ -217,21 +219,9 @@ async function recoverBlob(
     else await (await fs.open(fileOf('blob'), 'w')).close()
     await removeFile(fileOf('bitmap'))
     await syncDir(shardOf(root, id))
-    return {
-      contentId: id,
-      ...sizes(manifest),
-      manifestBytes,
-      manifestOnDisk: true,
-      file: 'blob',
-      bitmap: undefined,
-      lastAccess,
-    }
+    return found('blob', undefined)
   }
-  return { contentId: id, ...sizes(manifest), manifestBytes, manifestOnDisk: true, file, bitmap, lastAccess }
-}
-
-function sizes(manifest: Manifest): { size: number; blockSize: number } {
-  return { size: manifest.size, blockSize: manifest.blockSize }
+  return found(file, bitmap)
 }
 
 /** Marks the blocks of `file` that verify against the manifest. Reads the file once, a block at a time. */
