@@ -45,6 +45,19 @@ function filesOf(id: string) {
   }
 }
 
+/** Puts the blob's manifest and its one block. */
+async function store(cache: BlockCache, blob: ReturnType<typeof smallBlob>): Promise<void> {
+  await cache.putManifest(blob.id, blob.manifest)
+  await cache.writeBlock(blob.id, 0, blob.bytes)
+}
+
+/** Overwrites 8 bytes of a data file in place, as a failing disk or another program could. */
+async function damage(file: string): Promise<void> {
+  const handle = await fs.open(file, 'r+')
+  await handle.write(Buffer.alloc(8, 0xff), 0, 8, 1000)
+  await handle.close()
+}
+
 const exists = (file: string) =>
   fs.stat(file).then(
     () => true,
@@ -73,18 +86,14 @@ it('stores a one-block blob as one file, and serves it verified after a restart'
 it('drops a one-block blob whose bytes changed on disk, so that it is fetched again', async () => {
   let cache = await open()
   const blob = smallBlob()
-  await cache.putManifest(blob.id, blob.manifest)
-  await cache.writeBlock(blob.id, 0, blob.bytes)
+  await store(cache, blob)
   cache = await reopen(cache)
-  const handle = await fs.open(filesOf(blob.id).blob, 'r+')
-  await handle.write(Buffer.alloc(8, 0xff), 0, 8, 1000)
-  await handle.close()
+  await damage(filesOf(blob.id).blob)
   expect(await cache.readBlock(blob.id, 0)).toBeUndefined()
   expect(cache.blobInfo(blob.id)).toBeUndefined()
   expect(await exists(filesOf(blob.id).blob)).toBe(false)
   // And it can be stored again.
-  await cache.putManifest(blob.id, blob.manifest)
-  await cache.writeBlock(blob.id, 0, blob.bytes)
+  await store(cache, blob)
   expect(cache.isComplete(blob.id)).toBe(true)
 })
 
@@ -119,8 +128,7 @@ it('keeps .manifest files for blobs of several blocks and for other block sizes'
 it('reads nothing, without throwing, once the data of a one-block blob is deleted from outside', async () => {
   let cache = await open()
   const blob = smallBlob()
-  await cache.putManifest(blob.id, blob.manifest)
-  await cache.writeBlock(blob.id, 0, blob.bytes)
+  await store(cache, blob)
   cache = await reopen(cache)
   await fs.rm(filesOf(blob.id).blob)
   expect(await cache.readBlock(blob.id, 0)).toBeUndefined()
@@ -132,12 +140,9 @@ it('reads nothing, without throwing, once the data of a one-block blob is delete
 it('drops the whole one-block blob when its block fails verification (its manifest came from it)', async () => {
   const cache = await open()
   const blob = smallBlob()
-  await cache.putManifest(blob.id, blob.manifest)
-  await cache.writeBlock(blob.id, 0, blob.bytes)
+  await store(cache, blob)
   // The manifest is still in memory: the read itself finds the damage.
-  const handle = await fs.open(filesOf(blob.id).blob, 'r+')
-  await handle.write(Buffer.alloc(8, 0xff), 0, 8, 1000)
-  await handle.close()
+  await damage(filesOf(blob.id).blob)
   expect(await cache.readBlock(blob.id, 0)).toBeUndefined()
   expect(cache.blobInfo(blob.id)).toBeUndefined()
   await vi.waitFor(async () => expect(await exists(filesOf(blob.id).blob)).toBe(false))
