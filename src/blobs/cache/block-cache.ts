@@ -753,7 +753,7 @@ export class BlockCache {
       if (entry.removed) throw removedError(entry)
       const kind = entry.file ?? 'partial'
       opened = await translateDiskFull(`opening the data file of ${entry.contentId}`, () =>
-        openDataFile(blobFile(this.dir, entry.contentId, kind), entry.blocks === 1),
+        openDataFile(blobFile(this.dir, entry.contentId, kind)),
       )
       entry.file = kind
       entry.openHandle = opened

@@ -24,13 +24,15 @@ import { SyncWhileFast } from '../sync-while-fast.ts'
  * and closing it per block cost more than the write); reads go by path, since the file is renamed
  * (.partial -> .blob) while readers may be about to open it, and callers retry once it has settled.
  *
- * Opens, reads and closes of data files, and the writes of one-block blobs, run synchronously while
- * the page cache takes them at once, in libuv's thread pool while the disk is slow (SyncWhileFast): a
- * mirror of 10k small tracks spent ~150 µs of the receiver's main thread per blob handing the open,
- * the write and the close of its data file to the pool and taking the results back. The blocks of
- * larger blobs are written in the pool, where the write overlaps the main thread's decryption and
- * hashing of the next block (1 GiB in 5 MB files to disk, 2 runs each: 227-228 MB/s, against
- * 204-226 with synchronous writes). fdatasync always goes to the pool: it waits for the disk.
+ * Opens, reads, writes and closes of data files run synchronously while the page cache takes them at
+ * once, in libuv's thread pool while the disk is slow (SyncWhileFast): a mirror of 10k small tracks
+ * spent ~150 µs of the receiver's main thread per blob handing the open, the write and the close of
+ * its data file to the pool and taking the results back. The blocks of large blobs too: handing a
+ * 256 KiB write to the pool, meant to overlap it with the decryption of the next block, stalled the
+ * main thread ~150 µs per write (the woken pool thread takes its core on a busy 2-core machine),
+ * longer than the write itself; 1 GiB in 5 MB files, 2 runs each: to tmpfs 231 and 206 MB/s against
+ * 187 and 184 through the pool, to disk 199 and 229 against 202 and 185, and ~0.7 CPU-s less for the
+ * receiver. fdatasync always goes to the pool: it waits for the disk.
  */
 const dataFileIo = new SyncWhileFast()
 /**
@@ -40,8 +42,6 @@ const dataFileIo = new SyncWhileFast()
  * leave the main thread at an eighth of the general threshold (0.25 ms on average).
  */
 const dataFileCreates = new SyncWhileFast({ slowMs: 0.25 })
-/** A policy that always takes the thread pool. */
-const threadPool = { run: <T>(_sync: () => T, async: () => Promise<T>): Promise<T> => async() }
 
 const openAsync = promisify(open)
 const writeAsync = promisify(write)
@@ -55,14 +55,11 @@ const fdatasyncAsync = promisify(fdatasync)
  */
 export class DataHandle {
   readonly fd: number
-  /** Whether writes may run synchronously (see openDataFile). */
-  readonly inlineWrites: boolean
   readonly #inPool = new Set<Promise<unknown>>()
   #closing: Promise<void> | undefined
 
-  constructor(fd: number, inlineWrites: boolean) {
+  constructor(fd: number) {
     this.fd = fd
-    this.inlineWrites = inlineWrites
   }
 
   /** Throws once close() was called: the descriptor's number may belong to another file by now. */
@@ -91,20 +88,14 @@ export class DataHandle {
   }
 }
 
-/**
- * Opens a data file for reading and writing, creating it (empty) unless it exists. `inlineWrites`:
- * its writes may run synchronously too (a blob of one block: its open, write and close cost more
- * in round trips to the pool than in work). The blocks of a larger blob are written in the pool
- * whatever the policy, where they overlap with the decryption and hashing of the next ones on the
- * main thread.
- */
-export async function openDataFile(file: string, inlineWrites = true): Promise<DataHandle> {
+/** Opens a data file for reading and writing, creating it (empty) unless it exists. */
+export async function openDataFile(file: string): Promise<DataHandle> {
   const flags = constants.O_RDWR | constants.O_CREAT
   const fd = await dataFileCreates.run(
     () => openSync(file, flags, 0o644),
     () => openAsync(file, flags, 0o644),
   )
-  return new DataHandle(fd, inlineWrites)
+  return new DataHandle(fd)
 }
 
 /**
@@ -114,7 +105,7 @@ export async function openDataFile(file: string, inlineWrites = true): Promise<D
 export async function writeAt(handle: DataHandle, bytes: Uint8Array, offset: number): Promise<void> {
   handle.assertOpen()
   const { fd } = handle
-  await (handle.inlineWrites ? dataFileIo : threadPool).run(
+  await dataFileIo.run(
     () => {
       for (let done = 0; done < bytes.length; )
         done += writeSync(fd, bytes, done, bytes.length - done, offset + done)
