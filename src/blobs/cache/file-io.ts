@@ -16,6 +16,7 @@ import {
 } from 'node:fs'
 import { promisify } from 'node:util'
 import { writeFileAtomic } from '../atomic-file.ts'
+import { Descriptor } from '../descriptor.ts'
 import { SyncWhileFast } from '../sync-while-fast.ts'
 
 /**
@@ -49,44 +50,8 @@ const readAsync = promisify(read)
 const closeAsync = promisify(close)
 const fdatasyncAsync = promisify(fdatasync)
 
-/**
- * An open data file: a plain descriptor (cheaper per call than a FileHandle), closed only once no
- * operation on it is left in the thread pool, since its number may be reused by the next open.
- */
-export class DataHandle {
-  readonly fd: number
-  readonly #inPool = new Set<Promise<unknown>>()
-  #closing: Promise<void> | undefined
-
-  constructor(fd: number) {
-    this.fd = fd
-  }
-
-  /** Throws once close() was called: the descriptor's number may belong to another file by now. */
-  assertOpen(): void {
-    if (this.#closing !== undefined) throw new Error('the data file is closed')
-  }
-
-  /** Counts `op` (running in the thread pool on this descriptor) until it settles. */
-  track<T>(op: Promise<T>): Promise<T> {
-    this.#inPool.add(op)
-    const done = () => this.#inPool.delete(op)
-    void op.then(done, done)
-    return op
-  }
-
-  close(): Promise<void> {
-    this.#closing ??= (async () => {
-      while (this.#inPool.size > 0) await Promise.allSettled([...this.#inPool])
-      const fd = this.fd
-      await dataFileIo.run(
-        () => closeSync(fd),
-        () => closeAsync(fd),
-      )
-    })()
-    return this.#closing
-  }
-}
+/** An open data file. */
+export type DataHandle = Descriptor
 
 /** Opens a data file for reading and writing, creating it (empty) unless it exists. */
 export async function openDataFile(file: string): Promise<DataHandle> {
@@ -95,7 +60,7 @@ export async function openDataFile(file: string): Promise<DataHandle> {
     () => openSync(file, flags, 0o644),
     () => openAsync(file, flags, 0o644),
   )
-  return new DataHandle(fd)
+  return new Descriptor(fd, dataFileIo)
 }
 
 /**

@@ -1,5 +1,6 @@
-import { promises as fs, readSync } from 'node:fs'
-import { type Manifest, SyncWhileFast } from '../../blobs/index.ts'
+import { promises as fs, fstat, fstatSync, open, openSync, read, readSync } from 'node:fs'
+import { promisify } from 'node:util'
+import { Descriptor, type Manifest, SyncWhileFast } from '../../blobs/index.ts'
 import type { Device } from '../device/device.ts'
 import { FileIndex } from '../scanner/file-index.ts'
 import { ManifestStore } from '../scanner/manifest-store.ts'
@@ -112,12 +113,16 @@ export interface LocalBlobReader {
 const RECHECK_MS = 1000
 
 /**
- * Block reads run synchronously while the page cache answers them (a 256 KiB read: ~30-60 µs) and in
- * libuv's thread pool while the disk is slow. Through the pool, a read stalled the sender's main
- * thread ~150 µs on a busy 2-core machine (the woken pool thread takes its core): 0.66 s of 4.5 s
- * busy in a mirror of 1 GiB (CPU profile). See SyncWhileFast.
+ * Opens, fstats, reads and closes of served files run synchronously while the page cache answers them
+ * (a 256 KiB read: ~30-60 µs), in libuv's thread pool while the disk is slow (SyncWhileFast). Through
+ * the pool, each call stalled the sender's main thread ~150 µs on a busy 2-core machine (it waits for
+ * a core the woken pool thread took): reads alone were 0.66 s of the sender's 4.5 busy seconds in a
+ * mirror of 1 GiB (CPU profile), and a small file costs an open, an fstat, a read and a close.
  */
-const blockReads = new SyncWhileFast()
+const servedFileIo = new SyncWhileFast()
+const openAsync = promisify(open)
+const fstatAsync = promisify(fstat)
+const readAsync = promisify(read)
 
 /**
  * Opens a local file for serving its blocks: refuses it (BlobChangedError) unless its size and
@@ -126,10 +131,17 @@ const blockReads = new SyncWhileFast()
  * verification of every block).
  */
 export async function openLocalBlob(file: LocalFile): Promise<LocalBlobReader> {
-  const handle = await fs.open(file.path, 'r')
+  const fd = await servedFileIo.run(
+    () => openSync(file.path, 'r'),
+    () => openAsync(file.path, 'r'),
+  )
+  const descriptor = new Descriptor(fd, servedFileIo)
   let checkedAt = 0
   const check = async () => {
-    const stats = await handle.stat()
+    const stats = await servedFileIo.run(
+      () => fstatSync(fd),
+      () => descriptor.track(fstatAsync(fd)),
+    )
     if (stats.size !== file.size || Math.trunc(stats.mtimeMs) !== file.mtimeMs) {
       throw new BlobChangedError(`${file.path} changed since it was scanned`)
     }
@@ -138,13 +150,14 @@ export async function openLocalBlob(file: LocalFile): Promise<LocalBlobReader> {
   try {
     await check()
   } catch (error) {
-    await handle.close()
+    await descriptor.close()
     throw error
   }
   const { blockSize, size } = file.manifest
   return {
     async readBlock(index, signal, into) {
       signal?.throwIfAborted()
+      descriptor.assertOpen()
       if (performance.now() - checkedAt > RECHECK_MS) await check()
       const start = index * blockSize
       const length = Math.min(blockSize, size - start)
@@ -154,15 +167,16 @@ export async function openLocalBlob(file: LocalFile): Promise<LocalBlobReader> {
           : Buffer.allocUnsafe(length)
       let done = 0
       while (done < length) {
-        const bytesRead = await blockReads.run(
-          () => readSync(handle.fd, buffer, done, length - done, start + done),
-          async () => (await handle.read(buffer, done, length - done, start + done)).bytesRead,
+        const bytesRead = await servedFileIo.run(
+          () => readSync(fd, buffer, done, length - done, start + done),
+          async () =>
+            (await descriptor.track(readAsync(fd, buffer, done, length - done, start + done))).bytesRead,
         )
         if (bytesRead === 0) throw new BlobChangedError(`${file.path} is shorter than when it was scanned`)
         done += bytesRead
       }
       return buffer
     },
-    close: () => handle.close(),
+    close: () => descriptor.close(),
   }
 }
