@@ -29,6 +29,7 @@ import { fileURLToPath } from 'node:url'
 import { parseArgs } from 'node:util'
 import { cloudlessMirror, cloudlessStreamLatency, forEachLimited, sha256File } from './lib/blobs-cloudless.ts'
 import { type DataSet, ensureLargeSet, ensureLongFlac } from './lib/blobs-data.ts'
+import { floorTransfer } from './lib/blobs-floor.ts'
 import { profilesIn, summarizeProfileFile } from './lib/blobs-profile.ts'
 import {
   type BlobOptions,
@@ -60,17 +61,19 @@ const LOG_DIR = join(BENCH_DIR, 'blobs-logs')
 /** Other processes busier than this (in cores, on average) during a measurement make it noisy. */
 const NOISY_CORES = 0.25
 
-const USAGE = `Usage: npm run bench:blobs -- [--tracks N] [--rounds N] [--only SETS] [--no-syncthing] [--profile] [--json]
+const USAGE = `Usage: npm run bench:blobs -- [--tracks N] [--rounds N] [--only SETS] [--no-syncthing] [--no-floor] [--profile] [--json]
 
 Mirrors a generated library and 1 GiB of large files from one Cloudless device to another, and
-moves the same data with Syncthing; times the first byte and a seek of a 30 MB FLAC that only the
+moves the same data with Syncthing and with the Node floor (a bare encrypted, verified transfer
+without libp2p: what any Node implementation costs at the least); times the first byte and a seek of a 30 MB FLAC that only the
 other device holds. Prints a table and writes .bench/blobs-results.json.
 
 Options:
   --tracks N      tracks in the generated library (default 10000; kept in .bench/lib-N and reused)
   --rounds N      transfers per tool and data set, alternating which tool goes first (default 1)
   --only SETS     comma-separated: 10k, 1GiB, latency (default all three)
-  --no-syncthing  Cloudless only
+  --no-syncthing  no Syncthing transfers
+  --no-floor      no Node-floor transfers
   --profile       CPU profiles of the Cloudless nodes in the first round (.bench/blobs-profiles/)
   --json          print the results as JSON too
   -h, --help      show this help
@@ -88,6 +91,7 @@ function parseOptions(argv: string[]): BlobOptions {
       rounds: { type: 'string' },
       only: { type: 'string' },
       'no-syncthing': { type: 'boolean', default: false },
+      'no-floor': { type: 'boolean', default: false },
       profile: { type: 'boolean', default: false },
       json: { type: 'boolean', default: false },
       catalog: { type: 'string' },
@@ -111,6 +115,7 @@ function parseOptions(argv: string[]): BlobOptions {
     rounds: wholeNumber(values.rounds, 'rounds', 1),
     only: only as BlobOptions['only'],
     syncthing: !values['no-syncthing'],
+    floor: !values['no-floor'],
     profile: values.profile,
     json: values.json,
   }
@@ -233,6 +238,33 @@ async function runSyncthing(
   }
 }
 
+/** The Node floor (bench/lib/floor-child.ts) moving the set; its copies stay until exit too (KEEP_UNTIL_EXIT). */
+async function runFloor(set: DataSet, round: number, hashes: Map<string, string>): Promise<Transfer> {
+  log(`Node floor transfer of ${set.label}, round ${round}…`)
+  const work = await tempDir('floor')
+  const run = await floorTransfer(set.dir, work.path)
+  log(`  ${(run.transferMs / 1000).toFixed(2)} s, ${fmt(mbPerSecond(set.bytes, run.transferMs), 1)} MB/s`)
+  const received = await hashTree(work.path)
+  let matching = 0
+  for (const [file, hash] of received)
+    if (hashes.get(join(set.dir, relative(work.path, file))) === hash) matching++
+  if (matching !== set.files || received.size !== set.files)
+    throw new Error(
+      `the Node floor's receiver holds ${received.size} files, ${matching} matching the set's ${set.files}`,
+    )
+  return {
+    tool: 'floor',
+    set: set.key,
+    round,
+    ms: run.transferMs,
+    files: run.files,
+    bytes: set.bytes,
+    cpuMs: run.cpuMs,
+    contention: contention(run.machineCpu, run.cpuMs.a + run.cpuMs.b),
+    floor: { verifiedFiles: matching },
+  }
+}
+
 // ---------------------------------------------------------------------------------------------------------
 // Main
 // ---------------------------------------------------------------------------------------------------------
@@ -299,6 +331,7 @@ async function main(): Promise<void> {
       const steps: Array<() => Promise<Transfer>> = [
         () => runCloudless(set, round, setHashes, options.profile),
         ...(syncthing === null ? [] : [() => runSyncthing(syncthing.binary, set, round, setHashes)]),
+        ...(options.floor ? [() => runFloor(set, round, setHashes)] : []),
       ]
       if (!cloudlessFirst) steps.reverse()
       for (const step of steps) {

@@ -13,6 +13,7 @@ export interface BlobOptions {
   rounds: number
   only: Array<'10k' | '1GiB' | 'latency'>
   syncthing: boolean
+  floor: boolean
   profile: boolean
   json: boolean
 }
@@ -39,7 +40,7 @@ export interface Contention {
 }
 
 export interface Transfer {
-  tool: 'cloudless' | 'syncthing'
+  tool: 'cloudless' | 'syncthing' | 'floor'
   set: string
   round: number
   ms: number
@@ -52,6 +53,15 @@ export interface Transfer {
   fileCreation?: { usPerFile: number; waitedMs: number }
   cloudless?: MirrorRun
   syncthing?: SyncthingTransfer
+  floor?: { verifiedFiles: number }
+}
+
+const TOOLS = ['cloudless', 'syncthing', 'floor'] as const
+
+function toolName(r: BlobResults, tool: Transfer['tool'], long = false): string {
+  if (tool === 'cloudless') return long ? 'Cloudless mirror' : 'Cloudless'
+  if (tool === 'syncthing') return long ? `Syncthing ${r.syncthing.version ?? ''}`.trim() : 'Syncthing'
+  return long ? 'Node floor (no libp2p)' : 'Node floor'
 }
 
 export interface Target {
@@ -119,7 +129,10 @@ export function computeRatios(r: BlobResults): Record<string, number> {
   for (const set of ['10k', '1GiB']) {
     const c = throughput(r, 'cloudless', set)
     const s = throughput(r, 'syncthing', set)
+    const f = throughput(r, 'floor', set)
     if (c !== undefined && s !== undefined) out[`cloudlessOverSyncthing_${set}`] = c / s
+    if (c !== undefined && f !== undefined) out[`cloudlessOverFloor_${set}`] = c / f
+    if (f !== undefined && s !== undefined) out[`floorOverSyncthing_${set}`] = f / s
   }
   return out
 }
@@ -203,13 +216,13 @@ function othersCell(t: Transfer): string {
 function mainTable(r: BlobResults): string {
   const rows: string[][] = []
   for (const set of ['10k', '1GiB']) {
-    for (const tool of ['cloudless', 'syncthing'] as const) {
+    for (const tool of TOOLS) {
       const ms = transferMs(r, tool, set)
       const t = medianTransfer(r, tool, set)
       if (ms === undefined || t === undefined) continue
       const runs = r.transfers.filter((x) => x.tool === tool && x.set === set)
       rows.push([
-        `${tool === 'cloudless' ? 'Cloudless mirror' : 'Syncthing'}, ${setLabel(r, set)}`,
+        `${tool === 'cloudless' ? 'Cloudless mirror' : toolName(r, tool, true)}, ${setLabel(r, set)}`,
         (ms / 1000).toFixed(2),
         fmt(mbPerSecond(t.bytes, ms), 1),
         fmt(t.files / (ms / 1000)),
@@ -294,7 +307,7 @@ function detailLines(r: BlobResults): string[] {
       t.fileCreation === undefined
         ? ''
         : ` (file creation before it: ${fmt(t.fileCreation.usPerFile)} µs per file${t.fileCreation.waitedMs >= 1000 ? `, after waiting ${fmt(t.fileCreation.waitedMs / 1000)} s for it to be fast` : ''})`
-    const head = `${t.tool === 'cloudless' ? 'Cloudless' : 'Syncthing'} ${t.set} round ${t.round}: ${(t.ms / 1000).toFixed(2)} s, ${fmt(mbPerSecond(t.bytes, t.ms), 1)} MB/s${creation}`
+    const head = `${toolName(r, t.tool)} ${t.set} round ${t.round}: ${(t.ms / 1000).toFixed(2)} s, ${fmt(mbPerSecond(t.bytes, t.ms), 1)} MB/s${creation}`
     if (t.cloudless !== undefined) {
       const c = t.cloudless
       const failed =
@@ -316,6 +329,8 @@ function detailLines(r: BlobResults): string[] {
           `${fmt(s.polls)} status polls${s.hardLinked ? '' : '; A shared a copy of the set (hard links failed)'}; ` +
           `verified ${fmt(s.verifiedFiles)}/${fmt(t.files)} received files by SHA-256`,
       )
+    } else if (t.floor !== undefined) {
+      lines.push(`${head}; verified ${fmt(t.floor.verifiedFiles)}/${fmt(t.files)} received files by SHA-256`)
     }
   }
   return lines
@@ -327,18 +342,18 @@ export function readmeTable(r: BlobResults): string {
     ['---', '---', '---', '---', '---'],
   ]
   for (const set of ['10k', '1GiB']) {
-    for (const tool of ['cloudless', 'syncthing'] as const) {
+    for (const tool of TOOLS) {
       const ms = transferMs(r, tool, set)
       const t = medianTransfer(r, tool, set)
       if (ms === undefined || t === undefined) continue
       const target =
-        tool === 'syncthing'
+        tool !== 'cloudless'
           ? ''
           : set === '10k'
             ? `≥ ${TARGETS.tenKRatio}× Syncthing (${fmtRatio(r.ratios[`cloudlessOverSyncthing_${set}`])})`
             : `≥ Syncthing (${fmtRatio(r.ratios[`cloudlessOverSyncthing_${set}`])})`
       rows.push([
-        `${tool === 'cloudless' ? 'Cloudless mirror' : `Syncthing ${r.syncthing.version ?? ''}`.trim()}, ${setLabel(r, set)}`,
+        `${toolName(r, tool, true)}, ${setLabel(r, set)}`,
         (ms / 1000).toFixed(2),
         fmt(mbPerSecond(t.bytes, ms)),
         fmt(t.files / (ms / 1000)),
@@ -388,19 +403,25 @@ export function formatReport(r: BlobResults, resultsFile: string): string {
           r.syncthing.skipped === null
             ? `Syncthing ${r.syncthing.version ?? ''}: two instances, sync protocol and REST on 127.0.0.1 only; global/local discovery, relays, NAT, STUN, usage and crash reporting, upgrades off; low priority off. A's send-only folder (a hard-linked copy of the set) is scanned until idle first — not timed, as Cloudless's scan is not; timed from B adding the receive-only folder until it is idle with every file in sync (polled alike).`
             : `Syncthing: skipped (${r.syncthing.skipped}).`,
+          ...(r.options.floor
+            ? [
+                'Node floor: bench/lib/floor-child.ts, two Node processes, one TCP socket, no libp2p: 256 KiB reads, ChaCha20-Poly1305 frames of ≤ 65,519 bytes (as Noise), SHA-256 of every 256 KiB block, a write in place and fdatasync + rename per file on the receiver; timed from the connection to the last rename. What any Node implementation of a verified, encrypted transfer costs at the least here.',
+              ]
+            : []),
         ]),
     `"CPU-s send/recv": CPU time of the sending / receiving process during the transfer. "others (cores)": CPU the rest of the machine used meanwhile, in cores (0 = undisturbed; this machine has ${r.machine.cores}).`,
     '',
     mainTable(r),
   ]
   if (cloudlessSets.length > 0 && Object.keys(r.ratios).length > 0) {
+    const ratios = (prefix: string) =>
+      Object.entries(r.ratios)
+        .filter(([k]) => k.startsWith(prefix))
+        .map(([k, v]) => `${k.slice(prefix.length)} ${fmtRatio(v)}`)
+        .join(', ') || '—'
     lines.push(
       '',
-      `Ratios (Cloudless MB/s / Syncthing MB/s): ${Object.entries(r.ratios)
-        .map(([k, v]) => `${k.replace('cloudlessOverSyncthing_', '')} ${fmtRatio(v)}`)
-        .join(
-          ', ',
-        )}. The issue quoted Syncthing at about ${TARGETS.quotedSyncthing['10k']} MB/s (10k) and ${TARGETS.quotedSyncthing['1GiB']} MB/s (1 GiB) on this machine earlier; the targets use this run's Syncthing.`,
+      `Ratios (MB/s over MB/s): Cloudless / Syncthing: ${ratios('cloudlessOverSyncthing_')}; Cloudless / Node floor: ${ratios('cloudlessOverFloor_')}; Node floor / Syncthing: ${ratios('floorOverSyncthing_')}. The issue quoted Syncthing at about ${TARGETS.quotedSyncthing['10k']} MB/s (10k) and ${TARGETS.quotedSyncthing['1GiB']} MB/s (1 GiB) on this machine earlier; the targets use this run's Syncthing.`,
     )
   }
   if (r.latency !== null) {

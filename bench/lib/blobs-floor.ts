@@ -1,0 +1,94 @@
+/**
+ * The "Node floor" transfer of bench:blobs: the same set moved by floor-child.ts (one TCP socket,
+ * ChaCha20-Poly1305 frames, SHA-256 per 256 KiB block, a write in place and an fdatasync per file;
+ * no libp2p): what any Node implementation of a verified, encrypted transfer costs at the least on
+ * this machine, measured in the same run as Cloudless and Syncthing.
+ */
+import type { ChildProcess } from 'node:child_process'
+import { createInterface } from 'node:readline'
+import { fileURLToPath } from 'node:url'
+import { type CpuSnapshot, cpuSnapshot } from './proc-stat.ts'
+import { spawnGroup, stopChild } from './process.ts'
+
+const CHILD = fileURLToPath(new URL('./floor-child.ts', import.meta.url))
+const TIMEOUT_MS = 10 * 60_000
+
+export class FloorError extends Error {
+  override name = 'FloorError'
+}
+
+export interface FloorRun {
+  transferMs: number
+  files: number
+  /** CPU time of the sending and the receiving process, from the connection to the last rename. */
+  cpuMs: { a: number; b: number }
+  machineCpu: { busyMs: number; ownMs: number }
+}
+
+/** Reads the JSON lines `child` prints, one per call; rejects if it exits first or stays silent. */
+function jsonLines(child: ChildProcess, what: string): <T>() => Promise<T> {
+  let stderr = ''
+  child.stderr?.on('data', (chunk: Buffer) => {
+    stderr += chunk.toString()
+  })
+  const exited = new Promise<never>((_, reject) => {
+    child.once('exit', (code) => reject(new FloorError(`${what} exited (${code}): ${stderr.trim()}`)))
+  })
+  exited.catch(() => {})
+  const lines = createInterface({ input: child.stdout! })[Symbol.asyncIterator]()
+  return async <T>() => {
+    let timer: NodeJS.Timeout | undefined
+    const silent = new Promise<never>((_, reject) => {
+      timer = setTimeout(() => reject(new FloorError(`${what} said nothing in ${TIMEOUT_MS} ms`)), TIMEOUT_MS)
+    })
+    try {
+      const line = await Promise.race([lines.next(), exited, silent])
+      if (line.done) throw new FloorError(`${what} ended its output: ${stderr.trim()}`)
+      try {
+        return JSON.parse(line.value) as T
+      } catch {
+        throw new FloorError(`${what} printed ${JSON.stringify(line.value)}`)
+      }
+    } finally {
+      clearTimeout(timer)
+    }
+  }
+}
+
+/** Moves every file of `sourceDir` into `receiveDir` (which must exist) and times it. */
+export async function floorTransfer(sourceDir: string, receiveDir: string): Promise<FloorRun> {
+  const spawnChild = (args: string[]) =>
+    spawnGroup(process.execPath, [CHILD, ...args], { stdio: ['ignore', 'pipe', 'pipe'] })
+  const receiver = spawnChild(['receive', receiveDir])
+  const fromReceiver = jsonLines(receiver, 'the floor receiver')
+  let sender: ChildProcess | undefined
+  try {
+    const { port } = await fromReceiver<{ port: number }>()
+    const received = fromReceiver<{ ms: number; cpuMs: number; files: number }>()
+    let machineAfter: CpuSnapshot | undefined
+    // The machine's counters as the receiver reports, before either child exits and is reaped
+    // (reaped children's CPU would count as this process's).
+    void received.then(
+      async () => {
+        machineAfter = await cpuSnapshot()
+      },
+      () => {},
+    )
+    const machineBefore = await cpuSnapshot()
+    sender = spawnChild(['send', String(port), sourceDir])
+    const sent = jsonLines(sender, 'the floor sender')<{ ms: number; cpuMs: number }>()
+    const [a, b] = await Promise.all([sent, received])
+    while (machineAfter === undefined) await new Promise((resolve) => setTimeout(resolve, 5))
+    return {
+      transferMs: b.ms,
+      files: b.files,
+      cpuMs: { a: a.cpuMs, b: b.cpuMs },
+      machineCpu: {
+        busyMs: machineAfter.machineBusyMs - machineBefore.machineBusyMs,
+        ownMs: machineAfter.ownMs - machineBefore.ownMs,
+      },
+    }
+  } finally {
+    await Promise.all([stopChild(receiver), sender === undefined ? undefined : stopChild(sender)])
+  }
+}
