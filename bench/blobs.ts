@@ -64,8 +64,9 @@ const NOISY_CORES = 0.25
 const USAGE = `Usage: npm run bench:blobs -- [--tracks N] [--rounds N] [--only SETS] [--no-syncthing] [--no-floor] [--profile] [--json]
 
 Mirrors a generated library and 1 GiB of large files from one Cloudless device to another, and
-moves the same data with Syncthing and with the Node floor (a bare encrypted, verified transfer
-without libp2p: what any Node implementation costs at the least); times the first byte and a seek of a 30 MB FLAC that only the
+moves the same data with Syncthing and with two floors (a bare encrypted, verified transfer in Node,
+over a socket and over one libp2p stream: what any Node, or any libp2p, implementation costs at the
+least); times the first byte and a seek of a 30 MB FLAC that only the
 other device holds. Prints a table and writes .bench/blobs-results.json.
 
 Options:
@@ -73,7 +74,7 @@ Options:
   --rounds N      transfers per tool and data set, alternating which tool goes first (default 1)
   --only SETS     comma-separated: 10k, 1GiB, latency (default all three)
   --no-syncthing  no Syncthing transfers
-  --no-floor      no Node-floor transfers
+  --no-floor      no floor transfers (Node floor, libp2p floor)
   --profile       CPU profiles of the Cloudless nodes in the first round (.bench/blobs-profiles/)
   --json          print the results as JSON too
   -h, --help      show this help
@@ -238,11 +239,17 @@ async function runSyncthing(
   }
 }
 
-/** The Node floor (bench/lib/floor-child.ts) moving the set; its copies stay until exit too (KEEP_UNTIL_EXIT). */
-async function runFloor(set: DataSet, round: number, hashes: Map<string, string>): Promise<Transfer> {
-  log(`Node floor transfer of ${set.label}, round ${round}…`)
-  const work = await tempDir('floor')
-  const run = await floorTransfer(set.dir, work.path)
+/** A floor (bench/lib/blobs-floor.ts) moving the set; its copies stay until exit too (KEEP_UNTIL_EXIT). */
+async function runFloor(
+  set: DataSet,
+  round: number,
+  hashes: Map<string, string>,
+  variant: 'bare' | 'libp2p',
+): Promise<Transfer> {
+  const tool = variant === 'bare' ? 'floor' : 'libp2p-floor'
+  log(`${variant === 'bare' ? 'Node' : 'libp2p'} floor transfer of ${set.label}, round ${round}…`)
+  const work = await tempDir(tool)
+  const run = await floorTransfer(set.dir, work.path, variant)
   log(`  ${(run.transferMs / 1000).toFixed(2)} s, ${fmt(mbPerSecond(set.bytes, run.transferMs), 1)} MB/s`)
   const received = await hashTree(work.path)
   let matching = 0
@@ -253,7 +260,7 @@ async function runFloor(set: DataSet, round: number, hashes: Map<string, string>
       `the Node floor's receiver holds ${received.size} files, ${matching} matching the set's ${set.files}`,
     )
   return {
-    tool: 'floor',
+    tool,
     set: set.key,
     round,
     ms: run.transferMs,
@@ -331,7 +338,9 @@ async function main(): Promise<void> {
       const steps: Array<() => Promise<Transfer>> = [
         () => runCloudless(set, round, setHashes, options.profile),
         ...(syncthing === null ? [] : [() => runSyncthing(syncthing.binary, set, round, setHashes)]),
-        ...(options.floor ? [() => runFloor(set, round, setHashes)] : []),
+        ...(options.floor
+          ? [() => runFloor(set, round, setHashes, 'bare'), () => runFloor(set, round, setHashes, 'libp2p')]
+          : []),
       ]
       if (!cloudlessFirst) steps.reverse()
       for (const step of steps) {

@@ -1,8 +1,10 @@
 /**
- * The "Node floor" transfer of bench:blobs: the same set moved by floor-child.ts (one TCP socket,
- * ChaCha20-Poly1305 frames, SHA-256 per 256 KiB block, a write in place and an fdatasync per file;
- * no libp2p): what any Node implementation of a verified, encrypted transfer costs at the least on
- * this machine, measured in the same run as Cloudless and Syncthing.
+ * The floor transfers of bench:blobs: the same set moved by floor-child.ts, SHA-256 per 256 KiB block,
+ * a write in place and an fdatasync per file on the receiver, and nothing else. "Node floor": one TCP
+ * socket with ChaCha20-Poly1305 frames, no libp2p: what any Node implementation of a verified,
+ * encrypted transfer costs at the least on this machine. "libp2p floor": the same over one js-libp2p
+ * stream (TCP, Noise, yamux): what the stack costs before any Cloudless code. Measured in the same run
+ * as Cloudless and Syncthing.
  */
 import type { ChildProcess } from 'node:child_process'
 import { createInterface } from 'node:readline'
@@ -55,15 +57,23 @@ function jsonLines(child: ChildProcess, what: string): <T>() => Promise<T> {
   }
 }
 
-/** Moves every file of `sourceDir` into `receiveDir` (which must exist) and times it. */
-export async function floorTransfer(sourceDir: string, receiveDir: string): Promise<FloorRun> {
+/**
+ * Moves every file of `sourceDir` into `receiveDir` (which must exist) and times it: over a bare
+ * socket (`bare`), or over a js-libp2p stream (`libp2p`: TCP, Noise, yamux as the node has them).
+ */
+export async function floorTransfer(
+  sourceDir: string,
+  receiveDir: string,
+  variant: 'bare' | 'libp2p',
+): Promise<FloorRun> {
+  const suffix = variant === 'libp2p' ? '-libp2p' : ''
   const spawnChild = (args: string[]) =>
     spawnGroup(process.execPath, [CHILD, ...args], { stdio: ['ignore', 'pipe', 'pipe'] })
-  const receiver = spawnChild(['receive', receiveDir])
+  const receiver = spawnChild([`receive${suffix}`, receiveDir])
   const fromReceiver = jsonLines(receiver, 'the floor receiver')
   let sender: ChildProcess | undefined
   try {
-    const { port } = await fromReceiver<{ port: number }>()
+    const listening = await fromReceiver<{ port?: number; addr?: string }>()
     const received = fromReceiver<{ ms: number; cpuMs: number; files: number }>()
     let machineAfter: CpuSnapshot | undefined
     // The machine's counters as the receiver reports, before either child exits and is reaped
@@ -75,7 +85,7 @@ export async function floorTransfer(sourceDir: string, receiveDir: string): Prom
       () => {},
     )
     const machineBefore = await cpuSnapshot()
-    sender = spawnChild(['send', String(port), sourceDir])
+    sender = spawnChild([`send${suffix}`, String(listening.port ?? listening.addr), sourceDir])
     const sent = jsonLines(sender, 'the floor sender')<{ ms: number; cpuMs: number }>()
     const [a, b] = await Promise.all([sent, received])
     while (machineAfter === undefined) await new Promise((resolve) => setTimeout(resolve, 5))

@@ -40,7 +40,7 @@ export interface Contention {
 }
 
 export interface Transfer {
-  tool: 'cloudless' | 'syncthing' | 'floor'
+  tool: 'cloudless' | 'syncthing' | 'floor' | 'libp2p-floor'
   set: string
   round: number
   ms: number
@@ -56,12 +56,13 @@ export interface Transfer {
   floor?: { verifiedFiles: number }
 }
 
-const TOOLS = ['cloudless', 'syncthing', 'floor'] as const
+const TOOLS = ['cloudless', 'syncthing', 'floor', 'libp2p-floor'] as const
 
 function toolName(r: BlobResults, tool: Transfer['tool'], long = false): string {
   if (tool === 'cloudless') return long ? 'Cloudless mirror' : 'Cloudless'
   if (tool === 'syncthing') return long ? `Syncthing ${r.syncthing.version ?? ''}`.trim() : 'Syncthing'
-  return long ? 'Node floor (no libp2p)' : 'Node floor'
+  if (tool === 'floor') return long ? 'Node floor (no libp2p)' : 'Node floor'
+  return long ? 'libp2p, one plain stream (no Cloudless code)' : 'libp2p plain stream'
 }
 
 export interface Target {
@@ -130,9 +131,12 @@ export function computeRatios(r: BlobResults): Record<string, number> {
     const c = throughput(r, 'cloudless', set)
     const s = throughput(r, 'syncthing', set)
     const f = throughput(r, 'floor', set)
+    const l = throughput(r, 'libp2p-floor', set)
     if (c !== undefined && s !== undefined) out[`cloudlessOverSyncthing_${set}`] = c / s
     if (c !== undefined && f !== undefined) out[`cloudlessOverFloor_${set}`] = c / f
+    if (c !== undefined && l !== undefined) out[`cloudlessOverLibp2pFloor_${set}`] = c / l
     if (f !== undefined && s !== undefined) out[`floorOverSyncthing_${set}`] = f / s
+    if (l !== undefined && s !== undefined) out[`libp2pFloorOverSyncthing_${set}`] = l / s
   }
   return out
 }
@@ -405,7 +409,7 @@ export function formatReport(r: BlobResults, resultsFile: string): string {
             : `Syncthing: skipped (${r.syncthing.skipped}).`,
           ...(r.options.floor
             ? [
-                'Node floor: bench/lib/floor-child.ts, two Node processes, one TCP socket, no libp2p: 256 KiB reads, ChaCha20-Poly1305 frames of ≤ 65,519 bytes (as Noise), SHA-256 of every 256 KiB block, a write in place and fdatasync + rename per file on the receiver; timed from the connection to the last rename. What any Node implementation of a verified, encrypted transfer costs at the least here.',
+                'Node floor: bench/lib/floor-child.ts, two Node processes, one TCP socket, no libp2p: 256 KiB reads, ChaCha20-Poly1305 frames of ≤ 65,519 bytes (as Noise), SHA-256 of every 256 KiB block, a write in place and fdatasync + rename per file on the receiver; timed from the connection to the last rename. What any Node implementation of a verified, encrypted transfer costs at the least here. libp2p plain stream: the same receiver over one js-libp2p stream (TCP, Noise, yamux as the node has them; plaintext handed over in 1 MiB sends, no Cloudless code): the stack used plainly, untuned.',
               ]
             : []),
         ]),
@@ -421,7 +425,7 @@ export function formatReport(r: BlobResults, resultsFile: string): string {
         .join(', ') || '—'
     lines.push(
       '',
-      `Ratios (MB/s over MB/s): Cloudless / Syncthing: ${ratios('cloudlessOverSyncthing_')}; Cloudless / Node floor: ${ratios('cloudlessOverFloor_')}; Node floor / Syncthing: ${ratios('floorOverSyncthing_')}. The issue quoted Syncthing at about ${TARGETS.quotedSyncthing['10k']} MB/s (10k) and ${TARGETS.quotedSyncthing['1GiB']} MB/s (1 GiB) on this machine earlier; the targets use this run's Syncthing.`,
+      `Ratios (MB/s over MB/s): Cloudless / Syncthing: ${ratios('cloudlessOverSyncthing_')}; Cloudless / Node floor: ${ratios('cloudlessOverFloor_')}; Cloudless / libp2p plain stream: ${ratios('cloudlessOverLibp2pFloor_')}; Node floor / Syncthing: ${ratios('floorOverSyncthing_')}; libp2p plain stream / Syncthing: ${ratios('libp2pFloorOverSyncthing_')}. The issue quoted Syncthing at about ${TARGETS.quotedSyncthing['10k']} MB/s (10k) and ${TARGETS.quotedSyncthing['1GiB']} MB/s (1 GiB) on this machine earlier; the targets use this run's Syncthing.`,
     )
   }
   if (r.latency !== null) {

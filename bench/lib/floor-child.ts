@@ -6,6 +6,12 @@
  *   node bench/lib/floor-child.ts receive <dir>        prints {"port": N}, then {"cpuMs", "ms"} when done
  *   node bench/lib/floor-child.ts send <port> <dir>    prints {"cpuMs", "ms"} when the receiver is done
  *
+ * and the same over js-libp2p instead of a bare socket ("libp2p floor": TCP, Noise, yamux configured
+ * as the Cloudless node has them, one stream, the sender's plaintext in 1 MiB sends):
+ *
+ *   node bench/lib/floor-child.ts receive-libp2p <dir>      prints {"addr": multiaddr}, then as above
+ *   node bench/lib/floor-child.ts send-libp2p <addr> <dir>
+ *
  * What it does per byte is what Cloudless does at the least (and what Syncthing does, with AES-GCM
  * instead of ChaCha20): the sender reads 256 KiB blocks and seals them in frames of at most 65,519
  * bytes with ChaCha20-Poly1305 (Node's OpenSSL, a cipher object per frame as @chainsafe/libp2p-noise
@@ -28,6 +34,13 @@ import {
 import { createConnection, createServer, type Socket } from 'node:net'
 import { dirname, join, relative } from 'node:path'
 import { promisify } from 'node:util'
+import { noise } from '@chainsafe/libp2p-noise'
+import { tcp } from '@libp2p/tcp'
+import { yamux } from '@libp2p/yamux'
+import { multiaddr } from '@multiformats/multiaddr'
+import { createLibp2p } from 'libp2p'
+import { gatheringSocketWrites } from '../../src/node/daemon/socket-writes.ts'
+import { waitForDrain } from '../../src/node/protocols/stream-io.ts'
 
 const BLOCK = 256 * 1024
 /** Plaintext per frame: Noise's 65,535-byte message less the 16-byte tag. */
@@ -35,6 +48,9 @@ const FRAME_PLAINTEXT = 65_535 - 16
 const TAG = 16
 /** The key of this benchmark's session (the handshake is not what is measured). */
 const KEY = Buffer.alloc(32, 7)
+/** What the libp2p sender hands to one stream.send() (as the blob server gathers its answers). */
+const LIBP2P_SEND_BYTES = 1024 * 1024
+const PROTOCOL = '/cloudless-bench/floor/1'
 const fdatasyncAsync = promisify(fdatasync)
 
 function nonce(counter: number): Buffer {
@@ -61,26 +77,124 @@ function open(counter: number, frame: Uint8Array): Buffer {
   return out
 }
 
-function filesOf(dir: string): Array<{ path: string; size: number }> {
-  return readdirSync(dir, { recursive: true, withFileTypes: true })
-    .filter((e) => e.isFile() && !e.name.startsWith('.'))
-    .map((e) => join(e.parentPath, e.name))
-    .sort()
-    .map((path) => ({ path: relative(dir, path), size: 0 }))
-}
-
 function cpuMs(start: NodeJS.CpuUsage): number {
   const used = process.cpuUsage(start)
   return (used.user + used.system) / 1000
 }
 
+function print(value: unknown): void {
+  process.stdout.write(`${JSON.stringify(value)}\n`)
+}
+
+/**
+ * The sending side's plaintext: a JSON list of [relative path, size], then every file's bytes in
+ * order, in pieces of `pieceBytes` (whole blocks). `fresh`: each piece in a new buffer (for a send
+ * that keeps it), else one buffer reused.
+ */
+function* plaintextOf(dir: string, pieceBytes: number, fresh: boolean): Generator<Uint8Array> {
+  const paths = readdirSync(dir, { recursive: true, withFileTypes: true })
+    .filter((e) => e.isFile() && !e.name.startsWith('.'))
+    .map((e) => join(e.parentPath, e.name))
+    .sort()
+  const fds = paths.map((path) => openSync(path, 'r'))
+  const sizes = fds.map((fd) => fstatSync(fd).size)
+  yield Buffer.from(JSON.stringify(paths.map((path, i) => [relative(dir, path), sizes[i]])))
+  let piece = Buffer.allocUnsafe(pieceBytes)
+  for (let i = 0; i < fds.length; i++) {
+    for (let offset = 0; offset < sizes[i]!; ) {
+      const n = readSync(fds[i]!, piece, 0, pieceBytes, offset)
+      yield piece.subarray(0, n)
+      if (fresh) piece = Buffer.allocUnsafe(pieceBytes)
+      offset += n
+    }
+    closeSync(fds[i]!)
+  }
+}
+
+/**
+ * The receiving side's work on the plaintext: every 256 KiB block hashed (SHA-256) and written in
+ * place, every file made durable (fdatasync in the thread pool, then renamed from .partial).
+ */
+class FileSink {
+  readonly #dir: string
+  #files: Array<[string, number]> | undefined
+  #file = -1
+  #fd = -1
+  #written = 0
+  readonly #block = Buffer.allocUnsafe(BLOCK)
+  #filled = 0
+  readonly #syncs: Promise<void>[] = []
+
+  constructor(dir: string) {
+    this.#dir = dir
+  }
+
+  get complete(): boolean {
+    return this.#files !== undefined && this.#file >= this.#files.length
+  }
+
+  get files(): number {
+    return this.#files?.length ?? 0
+  }
+
+  consume(plaintext: Uint8Array): void {
+    if (this.#files === undefined) {
+      this.#files = JSON.parse(Buffer.from(plaintext).toString('utf8')) as Array<[string, number]>
+      this.#nextFile()
+      return
+    }
+    for (let at = 0; at < plaintext.length; ) {
+      const size = this.#files[this.#file]![1]
+      const room = Math.min(BLOCK - this.#filled, size - this.#written - this.#filled)
+      const take = Math.min(room, plaintext.length - at)
+      this.#block.set(plaintext.subarray(at, at + take), this.#filled)
+      this.#filled += take
+      at += take
+      if (this.#filled === BLOCK || this.#written + this.#filled === size) this.#flushBlock()
+    }
+  }
+
+  /** Waits for the last files' fdatasync and rename. */
+  async finish(): Promise<void> {
+    await Promise.all(this.#syncs)
+  }
+
+  #target(): string {
+    const target = join(this.#dir, this.#files![this.#file]![0])
+    mkdirSync(dirname(target), { recursive: true })
+    return target
+  }
+
+  #nextFile(): void {
+    const files = this.#files!
+    while (++this.#file < files.length && files[this.#file]![1] === 0)
+      closeSync(openSync(this.#target(), 'w'))
+    if (this.#file >= files.length) return
+    this.#fd = openSync(`${this.#target()}.partial`, 'w')
+    this.#written = 0
+  }
+
+  #flushBlock(): void {
+    const bytes = this.#block.subarray(0, this.#filled)
+    hash('sha256', bytes, 'buffer')
+    for (let done = 0; done < bytes.length; )
+      done += writeSync(this.#fd, bytes, done, bytes.length - done, this.#written + done)
+    this.#written += this.#filled
+    this.#filled = 0
+    if (this.#written === this.#files![this.#file]![1]) {
+      const [fd, target] = [this.#fd, join(this.#dir, this.#files![this.#file]![0])]
+      this.#syncs.push(
+        fdatasyncAsync(fd).then(() => {
+          renameSync(`${target}.partial`, target)
+          closeSync(fd)
+        }),
+      )
+      this.#nextFile()
+    }
+  }
+}
+
 async function send(port: number, dir: string): Promise<void> {
-  const files = filesOf(dir)
-  const fds = files.map((f) => {
-    const fd = openSync(join(dir, f.path), 'r')
-    f.size = fstatSync(fd).size
-    return fd
-  })
   const socket = createConnection({ port, host: '127.0.0.1', noDelay: true })
   await new Promise<void>((resolve, reject) => socket.once('connect', resolve).once('error', reject))
   const started = performance.now()
@@ -89,7 +203,8 @@ async function send(port: number, dir: string): Promise<void> {
     socket.once('data', () => resolve()).once('error', reject),
   )
   let counter = 0
-  const write = async (plaintext: Uint8Array) => {
+  for (const plaintext of plaintextOf(dir, BLOCK, false)) {
+    // Sealed at once (new buffers): the block may be reused.
     for (let at = 0; at < plaintext.length; at += FRAME_PLAINTEXT) {
       const parts = seal(counter++, plaintext.subarray(at, at + FRAME_PLAINTEXT))
       socket.cork()
@@ -99,19 +214,8 @@ async function send(port: number, dir: string): Promise<void> {
       if (!more) await new Promise((resolve) => socket.once('drain', resolve))
     }
   }
-  await write(Buffer.from(JSON.stringify(files.map((f) => [f.path, f.size]))))
-  const block = Buffer.allocUnsafe(BLOCK)
-  for (let i = 0; i < files.length; i++) {
-    for (let offset = 0; offset < files[i]!.size; ) {
-      const n = readSync(fds[i]!, block, 0, BLOCK, offset)
-      // A fresh copy: the sealed frames are new buffers, so the block may be reused at once.
-      await write(block.subarray(0, n))
-      offset += n
-    }
-    closeSync(fds[i]!)
-  }
   await done
-  process.stdout.write(`${JSON.stringify({ ms: performance.now() - started, cpuMs: cpuMs(cpu) })}\n`)
+  print({ ms: performance.now() - started, cpuMs: cpuMs(cpu) })
   socket.destroy()
 }
 
@@ -119,102 +223,105 @@ async function receive(dir: string): Promise<void> {
   const server = createServer({ noDelay: true })
   server.listen(0, '127.0.0.1')
   await new Promise((resolve) => server.once('listening', resolve))
-  const { port } = server.address() as { port: number }
-  process.stdout.write(`${JSON.stringify({ port })}\n`)
+  print({ port: (server.address() as { port: number }).port })
   const socket = await new Promise<Socket>((resolve) => server.once('connection', resolve))
   const started = performance.now()
   const cpu = process.cpuUsage()
-
-  let files: Array<[string, number]> | undefined
-  let file = -1
-  let fd = -1
-  let written = 0
-  const block = Buffer.allocUnsafe(BLOCK)
-  let filled = 0
-  const syncs: Promise<void>[] = []
-  const nextFile = () => {
-    while (++file < files!.length && files![file]![1] === 0) finishEmpty()
-    if (file >= files!.length) return
-    const target = join(dir, files![file]![0])
-    mkdirSync(dirname(target), { recursive: true })
-    fd = openSync(`${target}.partial`, 'w')
-    written = 0
-  }
-  const finishEmpty = () => {
-    const target = join(dir, files![file]![0])
-    mkdirSync(dirname(target), { recursive: true })
-    closeSync(openSync(target, 'w'))
-  }
-  const flushBlock = () => {
-    const bytes = block.subarray(0, filled)
-    hash('sha256', bytes, 'buffer')
-    for (let done = 0; done < bytes.length; )
-      done += writeSync(fd, bytes, done, bytes.length - done, written + done)
-    written += filled
-    filled = 0
-    const [name, size] = files![file]!
-    if (written === size) {
-      const [finishedFd, target] = [fd, join(dir, name)]
-      syncs.push(
-        fdatasyncAsync(finishedFd).then(() => {
-          renameSync(`${target}.partial`, target)
-          closeSync(finishedFd)
-        }),
-      )
-      nextFile()
-    }
-  }
-  const consume = (plaintext: Buffer) => {
-    if (files === undefined) {
-      files = JSON.parse(plaintext.toString('utf8')) as Array<[string, number]>
-      nextFile()
-      return
-    }
-    for (let at = 0; at < plaintext.length; ) {
-      const size = files[file]![1]
-      const room = Math.min(BLOCK - filled, size - written - filled)
-      const take = Math.min(room, plaintext.length - at)
-      plaintext.copy(block, filled, at, at + take)
-      filled += take
-      at += take
-      if (filled === BLOCK || written + filled === size) flushBlock()
-    }
-  }
-
+  const sink = new FileSink(dir)
   let counter = 0
-  let pending: Buffer[] = []
-  let pendingBytes = 0
+  let pending: Buffer = Buffer.alloc(0)
   await new Promise<void>((resolve, reject) => {
     socket.on('error', reject)
     socket.on('data', (chunk: Buffer) => {
-      pending.push(chunk)
-      pendingBytes += chunk.length
-      let buffered = pending.length === 1 ? pending[0]! : Buffer.concat(pending, pendingBytes)
+      let buffered = pending.length === 0 ? chunk : Buffer.concat([pending, chunk])
       let at = 0
       while (buffered.length - at >= 2) {
         const length = buffered.readUInt16BE(at)
         if (buffered.length - at - 2 < length) break
-        consume(open(counter++, buffered.subarray(at + 2, at + 2 + length)))
+        sink.consume(open(counter++, buffered.subarray(at + 2, at + 2 + length)))
         at += 2 + length
       }
       buffered = buffered.subarray(at)
-      pending = buffered.length === 0 ? [] : [buffered]
-      pendingBytes = buffered.length
-      if (files !== undefined && file >= files.length) resolve()
+      pending = buffered
+      if (sink.complete) resolve()
     })
   })
-  await Promise.all(syncs)
-  const result = { ms: performance.now() - started, cpuMs: cpuMs(cpu), files: files?.length ?? 0 }
+  await sink.finish()
+  const result = { ms: performance.now() - started, cpuMs: cpuMs(cpu), files: sink.files }
   socket.write(Buffer.from([1]))
-  process.stdout.write(`${JSON.stringify(result)}\n`)
+  print(result)
   socket.end()
   server.close()
+}
+
+/** A libp2p node as the Cloudless node has its TCP connections: Noise (writes gathered per turn), yamux. */
+function floorNode(listen: string[]) {
+  return createLibp2p({
+    addresses: { listen },
+    transports: [tcp()],
+    connectionEncrypters: [gatheringSocketWrites(noise())],
+    streamMuxers: [yamux()],
+  })
+}
+
+async function sendLibp2p(addr: string, dir: string): Promise<void> {
+  const node = await floorNode([])
+  const stream = await node.dialProtocol(multiaddr(addr), PROTOCOL)
+  const started = performance.now()
+  const cpu = process.cpuUsage()
+  const done = new Promise<void>((resolve) =>
+    stream.addEventListener('message', () => resolve(), { once: true }),
+  )
+  for (const plaintext of plaintextOf(dir, LIBP2P_SEND_BYTES, true)) {
+    if (!stream.send(plaintext)) await waitForDrain(stream)
+  }
+  await done
+  print({ ms: performance.now() - started, cpuMs: cpuMs(cpu) })
+  await node.stop()
+}
+
+async function receiveLibp2p(dir: string): Promise<void> {
+  const node = await floorNode(['/ip4/127.0.0.1/tcp/0'])
+  const result = new Promise<{ ms: number; cpuMs: number; files: number }>((resolve, reject) => {
+    void node.handle(
+      PROTOCOL,
+      (stream) => {
+        // Yamux's 4 MiB read buffer: the handler below consumes every message at once.
+        const started = performance.now()
+        const cpu = process.cpuUsage()
+        const sink = new FileSink(dir)
+        stream.addEventListener('message', (evt) => {
+          const data = evt.data
+          try {
+            if (data instanceof Uint8Array) sink.consume(data)
+            else for (const piece of data) sink.consume(piece)
+          } catch (error) {
+            reject(error)
+            return
+          }
+          if (!sink.complete) return
+          void sink.finish().then(() => {
+            resolve({ ms: performance.now() - started, cpuMs: cpuMs(cpu), files: sink.files })
+            stream.send(new Uint8Array([1]))
+          }, reject)
+        })
+      },
+      { maxInboundStreams: 1 },
+    )
+  })
+  print({ addr: node.getMultiaddrs()[0]!.toString() })
+  print(await result)
+  setTimeout(() => void node.stop(), 1000)
 }
 
 const [mode, ...args] = process.argv.slice(2)
 if (mode === 'send') await send(Number(args[0]), args[1]!)
 else if (mode === 'receive') await receive(args[0]!)
+else if (mode === 'send-libp2p') await sendLibp2p(args[0]!, args[1]!)
+else if (mode === 'receive-libp2p') await receiveLibp2p(args[0]!)
 else {
-  process.stderr.write('usage: floor-child.ts receive <dir> | send <port> <dir>\n')
+  process.stderr.write(
+    'usage: floor-child.ts receive <dir> | send <port> <dir> | receive-libp2p <dir> | send-libp2p <addr> <dir>\n',
+  )
   process.exit(2)
 }
