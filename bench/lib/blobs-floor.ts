@@ -2,9 +2,9 @@
  * The floor transfers of bench:blobs: the same set moved by floor-child.ts, SHA-256 per 256 KiB block,
  * a write in place and an fdatasync per file on the receiver, and nothing else. "Node floor": one TCP
  * socket with ChaCha20-Poly1305 frames, no libp2p: what any Node implementation of a verified,
- * encrypted transfer costs at the least on this machine. "libp2p floor": the same over one js-libp2p
- * stream (TCP, Noise, yamux): what the stack costs before any Cloudless code. Measured in the same run
- * as Cloudless and Syncthing.
+ * encrypted transfer costs at the least on this machine. "libp2p plain stream": the same over one
+ * js-libp2p stream (TCP, Noise, yamux), no Cloudless code: the stack used plainly. Measured in the same
+ * run as Cloudless and Syncthing.
  */
 import type { ChildProcess } from 'node:child_process'
 import { createInterface } from 'node:readline'

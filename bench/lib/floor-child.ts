@@ -6,8 +6,9 @@
  *   node bench/lib/floor-child.ts receive <dir>        prints {"port": N}, then {"cpuMs", "ms"} when done
  *   node bench/lib/floor-child.ts send <port> <dir>    prints {"cpuMs", "ms"} when the receiver is done
  *
- * and the same over js-libp2p instead of a bare socket ("libp2p floor": TCP, Noise, yamux configured
- * as the Cloudless node has them, one stream, the sender's plaintext in 1 MiB sends):
+ * and the same receiver over js-libp2p instead of a bare socket ("libp2p plain stream": TCP, Noise,
+ * yamux configured as the Cloudless node has them, one stream, the plaintext in 1 MiB sends; the
+ * stack used plainly, which is not a floor: Cloudless's own streams move more):
  *
  *   node bench/lib/floor-child.ts receive-libp2p <dir>      prints {"addr": multiaddr}, then as above
  *   node bench/lib/floor-child.ts send-libp2p <addr> <dir>
@@ -87,7 +88,8 @@ function print(value: unknown): void {
 }
 
 /**
- * The sending side's plaintext: a JSON list of [relative path, size], then every file's bytes in
+ * The sending side's plaintext: a JSON list of [relative path, size] after its length (4 bytes, big
+ * endian; it spans many frames for a large library), then every file's bytes in
  * order, in pieces of `pieceBytes` (whole blocks). `fresh`: each piece in a new buffer (for a send
  * that keeps it), else one buffer reused.
  */
@@ -98,7 +100,10 @@ function* plaintextOf(dir: string, pieceBytes: number, fresh: boolean): Generato
     .sort()
   const fds = paths.map((path) => openSync(path, 'r'))
   const sizes = fds.map((fd) => fstatSync(fd).size)
-  yield Buffer.from(JSON.stringify(paths.map((path, i) => [relative(dir, path), sizes[i]])))
+  const list = Buffer.from(JSON.stringify(paths.map((path, i) => [relative(dir, path), sizes[i]])))
+  const length = Buffer.allocUnsafe(4)
+  length.writeUInt32BE(list.length)
+  yield Buffer.concat([length, list])
   let piece = Buffer.allocUnsafe(pieceBytes)
   for (let i = 0; i < fds.length; i++) {
     for (let offset = 0; offset < sizes[i]!; ) {
@@ -124,6 +129,8 @@ class FileSink {
   readonly #block = Buffer.allocUnsafe(BLOCK)
   #filled = 0
   readonly #syncs: Promise<void>[] = []
+  /** The file list's bytes until all of it is in. */
+  #listBytes = Buffer.alloc(0)
 
   constructor(dir: string) {
     this.#dir = dir
@@ -138,12 +145,18 @@ class FileSink {
   }
 
   consume(plaintext: Uint8Array): void {
+    let at = 0
     if (this.#files === undefined) {
-      this.#files = JSON.parse(Buffer.from(plaintext).toString('utf8')) as Array<[string, number]>
+      this.#listBytes = Buffer.concat([this.#listBytes, plaintext])
+      if (this.#listBytes.length < 4) return
+      const end = 4 + this.#listBytes.readUInt32BE(0)
+      if (this.#listBytes.length < end) return
+      this.#files = JSON.parse(this.#listBytes.subarray(4, end).toString('utf8')) as Array<[string, number]>
+      // The rest of this piece is file data.
+      at = plaintext.length - (this.#listBytes.length - end)
       this.#nextFile()
-      return
     }
-    for (let at = 0; at < plaintext.length; ) {
+    while (at < plaintext.length) {
       const size = this.#files[this.#file]![1]
       const room = Math.min(BLOCK - this.#filled, size - this.#written - this.#filled)
       const take = Math.min(room, plaintext.length - at)
