@@ -22,7 +22,7 @@ export {
   type RecoveryReport,
 } from './cache/index.ts'
 export { ManifestBuilder, manifestOf, verifyBlockOnce } from './content-id.ts'
-export { Descriptor } from './descriptor.ts'
+export { Descriptor, DescriptorClosedError } from './descriptor.ts'
 export { BlobNotFoundError, CorruptBlobError, FsBlobStore } from './fs-blob-store.ts'
 export * from './index.browser.ts'
-export { SyncWhileFast } from './sync-while-fast.ts'
+export { type IoPolicy, SyncWhileFast, THREAD_POOL } from './sync-while-fast.ts'

@@ -17,7 +17,15 @@
  * a busy machine the thread is descheduled, or collects garbage, in the middle of it (seen: 4 ms
  * outliers among 30 µs reads).
  */
-export class SyncWhileFast {
+/** Where a file operation runs: `sync()` now, or the promise of `async()`. */
+export interface IoPolicy {
+  run<T>(sync: () => T, async: () => Promise<T>): T | Promise<T>
+}
+
+/** Always libuv's thread pool (files on a network file system, say). */
+export const THREAD_POOL: IoPolicy = { run: (_sync, async) => async() }
+
+export class SyncWhileFast implements IoPolicy {
   readonly slowMs: number
   readonly stallMs: number
   readonly backOffMs: number

@@ -11,7 +11,6 @@ import {
   readSync,
   renameSync,
   rmSync,
-  write,
   writeSync,
 } from 'node:fs'
 import { promisify } from 'node:util'
@@ -45,7 +44,6 @@ const dataFileIo = new SyncWhileFast()
 const dataFileCreates = new SyncWhileFast({ slowMs: 0.25 })
 
 const openAsync = promisify(open)
-const writeAsync = promisify(write)
 const readAsync = promisify(read)
 const closeAsync = promisify(close)
 const fdatasyncAsync = promisify(fdatasync)
@@ -68,21 +66,8 @@ export async function openDataFile(file: string): Promise<DataHandle> {
  * blob completes (see BlockCache), and every read verifies.
  */
 export async function writeAt(handle: DataHandle, bytes: Uint8Array, offset: number): Promise<void> {
-  handle.assertOpen()
-  const { fd } = handle
-  await dataFileIo.run(
-    () => {
-      for (let done = 0; done < bytes.length; )
-        done += writeSync(fd, bytes, done, bytes.length - done, offset + done)
-    },
-    () =>
-      handle.track(
-        (async () => {
-          for (let done = 0; done < bytes.length; )
-            done += (await writeAsync(fd, bytes, done, bytes.length - done, offset + done)).bytesWritten
-        })(),
-      ),
-  )
+  for (let done = 0; done < bytes.length; )
+    done += await handle.write(bytes, done, bytes.length - done, offset + done)
 }
 
 /** fdatasync through an open handle (in the thread pool: it waits for the disk). */

@@ -1,10 +1,12 @@
-import { promises as fs, fstat, fstatSync, open, openSync, read, readSync } from 'node:fs'
+import { promises as fs, open, openSync } from 'node:fs'
+import { dirname } from 'node:path'
 import { promisify } from 'node:util'
-import { Descriptor, type Manifest, SyncWhileFast } from '../../blobs/index.ts'
+import { Descriptor, type Manifest, SyncWhileFast, THREAD_POOL } from '../../blobs/index.ts'
 import type { Device } from '../device/device.ts'
 import { FileIndex } from '../scanner/file-index.ts'
 import { ManifestStore } from '../scanner/manifest-store.ts'
 import { ContentIndex } from './content-index.ts'
+import { onLocalFileSystem } from './file-system-kind.ts'
 
 export class BlobChangedError extends Error {
   override name = 'BlobChangedError'
@@ -118,11 +120,11 @@ const RECHECK_MS = 1000
  * the pool, each call stalled the sender's main thread ~150 µs on a busy 2-core machine (it waits for
  * a core the woken pool thread took): reads alone were 0.66 s of the sender's 4.5 busy seconds in a
  * mirror of 1 GiB (CPU profile), and a small file costs an open, an fstat, a read and a close.
+ * Files on a network or FUSE file system always take the pool (file-system-kind.ts): a call there
+ * may hang for as long as the server is away.
  */
 const servedFileIo = new SyncWhileFast()
 const openAsync = promisify(open)
-const fstatAsync = promisify(fstat)
-const readAsync = promisify(read)
 
 /**
  * Opens a local file for serving its blocks: refuses it (BlobChangedError) unless its size and
@@ -131,17 +133,15 @@ const readAsync = promisify(read)
  * verification of every block).
  */
 export async function openLocalBlob(file: LocalFile): Promise<LocalBlobReader> {
-  const fd = await servedFileIo.run(
+  const io = (await onLocalFileSystem(dirname(file.path))) ? servedFileIo : THREAD_POOL
+  const fd = await io.run(
     () => openSync(file.path, 'r'),
     () => openAsync(file.path, 'r'),
   )
-  const descriptor = new Descriptor(fd, servedFileIo)
+  const descriptor = new Descriptor(fd, io)
   let checkedAt = 0
   const check = async () => {
-    const stats = await servedFileIo.run(
-      () => fstatSync(fd),
-      () => descriptor.track(fstatAsync(fd)),
-    )
+    const stats = await descriptor.stat()
     if (stats.size !== file.size || Math.trunc(stats.mtimeMs) !== file.mtimeMs) {
       throw new BlobChangedError(`${file.path} changed since it was scanned`)
     }
@@ -150,14 +150,14 @@ export async function openLocalBlob(file: LocalFile): Promise<LocalBlobReader> {
   try {
     await check()
   } catch (error) {
-    await descriptor.close()
+    // The refusal is the news, not a failed close.
+    await descriptor.close().catch(() => {})
     throw error
   }
   const { blockSize, size } = file.manifest
   return {
     async readBlock(index, signal, into) {
       signal?.throwIfAborted()
-      descriptor.assertOpen()
       if (performance.now() - checkedAt > RECHECK_MS) await check()
       const start = index * blockSize
       const length = Math.min(blockSize, size - start)
@@ -167,11 +167,8 @@ export async function openLocalBlob(file: LocalFile): Promise<LocalBlobReader> {
           : Buffer.allocUnsafe(length)
       let done = 0
       while (done < length) {
-        const bytesRead = await servedFileIo.run(
-          () => readSync(fd, buffer, done, length - done, start + done),
-          async () =>
-            (await descriptor.track(readAsync(fd, buffer, done, length - done, start + done))).bytesRead,
-        )
+        // Checked open at every call (Descriptor): the blob may be closed while this awaits.
+        const bytesRead = await descriptor.read(buffer, done, length - done, start + done)
         if (bytesRead === 0) throw new BlobChangedError(`${file.path} is shorter than when it was scanned`)
         done += bytesRead
       }
