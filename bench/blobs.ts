@@ -199,7 +199,7 @@ async function runCloudless(
  * README's figures come from: ext4 re-checks every free inode it passes for a deletion in the last 1 to 6
  * minutes, measured at 280-660 µs per file created for several minutes after a 10k transfer's cleanup),
  * which would slow whichever tool runs next. Each round therefore needs the disk space of its copies
- * (about 2.5 GB per tool and round for the default sets).
+ * (about 2.5 GB per tool and round for the default sets, and 1 GiB for each floor transfer).
  */
 async function runSyncthing(
   binary: string,
@@ -248,8 +248,10 @@ async function runFloor(
   hashes: Map<string, string>,
   variant: 'bare' | 'libp2p',
 ): Promise<Transfer> {
-  const tool = variant === 'bare' ? 'floor' : 'libp2p-floor'
-  log(`${variant === 'bare' ? 'Node' : 'libp2p'} floor transfer of ${set.label}, round ${round}…`)
+  const tool = variant === 'bare' ? 'floor' : 'libp2p-stream'
+  log(
+    `${variant === 'bare' ? 'Node floor' : 'plain libp2p stream'} transfer of ${set.label}, round ${round}…`,
+  )
   const work = await tempDir(tool)
   const run = await floorTransfer(set.dir, work.path, variant)
   log(`  ${(run.transferMs / 1000).toFixed(2)} s, ${fmt(mbPerSecond(set.bytes, run.transferMs), 1)} MB/s`)
@@ -269,7 +271,7 @@ async function runFloor(
     files: run.files,
     bytes: set.bytes,
     cpuMs: run.cpuMs,
-    contention: contention(run.machineCpu, run.cpuMs.a + run.cpuMs.b),
+    contention: contention(run.machineCpu, run.machineCpu.childrenMs),
     floor: { verifiedFiles: matching },
   }
 }

@@ -9,7 +9,7 @@
 import type { ChildProcess } from 'node:child_process'
 import { createInterface } from 'node:readline'
 import { fileURLToPath } from 'node:url'
-import { type CpuSnapshot, cpuSnapshot } from './proc-stat.ts'
+import { cpuSnapshot, processCpuMs } from './proc-stat.ts'
 import { spawnGroup, stopChild } from './process.ts'
 
 const CHILD = fileURLToPath(new URL('./floor-child.ts', import.meta.url))
@@ -24,7 +24,8 @@ export interface FloorRun {
   files: number
   /** CPU time of the sending and the receiving process, from the connection to the last rename. */
   cpuMs: { a: number; b: number }
-  machineCpu: { busyMs: number; ownMs: number }
+  /** The machine's busy CPU, this process's, and the two children's (startup included) in the window. */
+  machineCpu: { busyMs: number; ownMs: number; childrenMs: number }
 }
 
 /** Reads the JSON lines `child` prints, one per call; rejects if it exits first or stays silent. */
@@ -34,7 +35,8 @@ function jsonLines(child: ChildProcess, what: string): <T>() => Promise<T> {
     stderr += chunk.toString()
   })
   const exited = new Promise<never>((_, reject) => {
-    child.once('exit', (code) => reject(new FloorError(`${what} exited (${code}): ${stderr.trim()}`)))
+    // 'close', not 'exit': at 'exit' the last line may still wait in the pipe.
+    child.once('close', (code) => reject(new FloorError(`${what} exited (${code}): ${stderr.trim()}`)))
   })
   exited.catch(() => {})
   const lines = createInterface({ input: child.stdout! })[Symbol.asyncIterator]()
@@ -75,20 +77,17 @@ export async function floorTransfer(
   try {
     const listening = await fromReceiver<{ port?: number; addr?: string }>()
     const received = fromReceiver<{ ms: number; cpuMs: number; files: number }>()
-    let machineAfter: CpuSnapshot | undefined
-    // The machine's counters as the receiver reports, before either child exits and is reaped
-    // (reaped children's CPU would count as this process's).
-    void received.then(
-      async () => {
-        machineAfter = await cpuSnapshot()
-      },
-      () => {},
-    )
+    // The machine's window: from before the sender starts until both children reported (they stay
+    // alive until stopped, so their CPU is still theirs in /proc, not this process's as reaped
+    // children's). The children's CPU in that window, startup included, is what "others" excludes.
     const machineBefore = await cpuSnapshot()
+    const receiverBefore = (await processCpuMs(receiver.pid!)) ?? 0
     sender = spawnChild([`send${suffix}`, String(listening.port ?? listening.addr), sourceDir])
     const sent = jsonLines(sender, 'the floor sender')<{ ms: number; cpuMs: number }>()
     const [a, b] = await Promise.all([sent, received])
-    while (machineAfter === undefined) await new Promise((resolve) => setTimeout(resolve, 5))
+    const machineAfter = await cpuSnapshot()
+    const childrenMs =
+      ((await processCpuMs(receiver.pid!)) ?? 0) - receiverBefore + ((await processCpuMs(sender.pid!)) ?? 0)
     return {
       transferMs: b.ms,
       files: b.files,
@@ -96,6 +95,7 @@ export async function floorTransfer(
       machineCpu: {
         busyMs: machineAfter.machineBusyMs - machineBefore.machineBusyMs,
         ownMs: machineAfter.ownMs - machineBefore.ownMs,
+        childrenMs,
       },
     }
   } finally {

@@ -40,7 +40,7 @@ export interface Contention {
 }
 
 export interface Transfer {
-  tool: 'cloudless' | 'syncthing' | 'floor' | 'libp2p-floor'
+  tool: 'cloudless' | 'syncthing' | 'floor' | 'libp2p-stream'
   set: string
   round: number
   ms: number
@@ -56,7 +56,7 @@ export interface Transfer {
   floor?: { verifiedFiles: number }
 }
 
-const TOOLS = ['cloudless', 'syncthing', 'floor', 'libp2p-floor'] as const
+const TOOLS = ['cloudless', 'syncthing', 'floor', 'libp2p-stream'] as const
 
 function toolName(r: BlobResults, tool: Transfer['tool'], long = false): string {
   if (tool === 'cloudless') return long ? 'Cloudless mirror' : 'Cloudless'
@@ -131,12 +131,12 @@ export function computeRatios(r: BlobResults): Record<string, number> {
     const c = throughput(r, 'cloudless', set)
     const s = throughput(r, 'syncthing', set)
     const f = throughput(r, 'floor', set)
-    const l = throughput(r, 'libp2p-floor', set)
+    const l = throughput(r, 'libp2p-stream', set)
     if (c !== undefined && s !== undefined) out[`cloudlessOverSyncthing_${set}`] = c / s
     if (c !== undefined && f !== undefined) out[`cloudlessOverFloor_${set}`] = c / f
-    if (c !== undefined && l !== undefined) out[`cloudlessOverLibp2pFloor_${set}`] = c / l
+    if (c !== undefined && l !== undefined) out[`cloudlessOverLibp2pStream_${set}`] = c / l
     if (f !== undefined && s !== undefined) out[`floorOverSyncthing_${set}`] = f / s
-    if (l !== undefined && s !== undefined) out[`libp2pFloorOverSyncthing_${set}`] = l / s
+    if (l !== undefined && s !== undefined) out[`libp2pStreamOverSyncthing_${set}`] = l / s
   }
   return out
 }
@@ -226,7 +226,7 @@ function mainTable(r: BlobResults): string {
       if (ms === undefined || t === undefined) continue
       const runs = r.transfers.filter((x) => x.tool === tool && x.set === set)
       rows.push([
-        `${tool === 'cloudless' ? 'Cloudless mirror' : toolName(r, tool, true)}, ${setLabel(r, set)}`,
+        `${toolName(r, tool, true)}, ${setLabel(r, set)}`,
         (ms / 1000).toFixed(2),
         fmt(mbPerSecond(t.bytes, ms), 1),
         fmt(t.files / (ms / 1000)),
@@ -422,10 +422,22 @@ export function formatReport(r: BlobResults, resultsFile: string): string {
       Object.entries(r.ratios)
         .filter(([k]) => k.startsWith(prefix))
         .map(([k, v]) => `${k.slice(prefix.length)} ${fmtRatio(v)}`)
-        .join(', ') || '—'
+        .join(', ')
     lines.push(
       '',
-      `Ratios (MB/s over MB/s): Cloudless / Syncthing: ${ratios('cloudlessOverSyncthing_')}; Cloudless / Node floor: ${ratios('cloudlessOverFloor_')}; Cloudless / libp2p plain stream: ${ratios('cloudlessOverLibp2pFloor_')}; Node floor / Syncthing: ${ratios('floorOverSyncthing_')}; libp2p plain stream / Syncthing: ${ratios('libp2pFloorOverSyncthing_')}. The issue quoted Syncthing at about ${TARGETS.quotedSyncthing['10k']} MB/s (10k) and ${TARGETS.quotedSyncthing['1GiB']} MB/s (1 GiB) on this machine earlier; the targets use this run's Syncthing.`,
+      `Ratios (MB/s over MB/s): ${[
+        ['Cloudless / Syncthing', 'cloudlessOverSyncthing_'],
+        ['Cloudless / Node floor', 'cloudlessOverFloor_'],
+        ['Cloudless / libp2p plain stream', 'cloudlessOverLibp2pStream_'],
+        ['Node floor / Syncthing', 'floorOverSyncthing_'],
+        ['libp2p plain stream / Syncthing', 'libp2pStreamOverSyncthing_'],
+      ]
+        .map(([label, prefix]) => [label, ratios(prefix!)])
+        .filter(([, values]) => values !== '')
+        .map(([label, values]) => `${label}: ${values}`)
+        .join(
+          '; ',
+        )}. The issue quoted Syncthing at about ${TARGETS.quotedSyncthing['10k']} MB/s (10k) and ${TARGETS.quotedSyncthing['1GiB']} MB/s (1 GiB) on this machine earlier; the targets use this run's Syncthing.`,
     )
   }
   if (r.latency !== null) {
