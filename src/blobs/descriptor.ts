@@ -1,7 +1,20 @@
-import { close, closeSync, fstat, fstatSync, read, readSync, type Stats, write, writeSync } from 'node:fs'
+import {
+  close,
+  closeSync,
+  fstat,
+  fstatSync,
+  open,
+  openSync,
+  read,
+  readSync,
+  type Stats,
+  write,
+  writeSync,
+} from 'node:fs'
 import { promisify } from 'node:util'
 import type { IoPolicy } from './sync-while-fast.ts'
 
+const openAsync = promisify(open)
 const closeAsync = promisify(close)
 const fstatAsync = promisify(fstat)
 const readAsync = promisify(read)
@@ -28,6 +41,24 @@ export class Descriptor {
   constructor(fd: number, io: IoPolicy) {
     this.fd = fd
     this.#io = io
+  }
+
+  /**
+   * Opens `path` with `flags` (`mode` when it creates the file). The open runs where `openIo` says
+   * (creating a file may cost more than the calls after it), the calls on the descriptor where `io` says.
+   */
+  static async open(
+    path: string,
+    flags: number | string,
+    io: IoPolicy,
+    options: { mode?: number; openIo?: IoPolicy } = {},
+  ): Promise<Descriptor> {
+    const { mode, openIo = io } = options
+    const fd = await openIo.run(
+      () => openSync(path, flags, mode),
+      () => openAsync(path, flags, mode),
+    )
+    return new Descriptor(fd, io)
   }
 
   /** Throws DescriptorClosedError once close() was called. */

@@ -1,3 +1,11 @@
+/** Where a file operation runs: `sync()` now, or the promise of `async()`. */
+export interface IoPolicy {
+  run<T>(sync: () => T, async: () => Promise<T>): T | Promise<T>
+}
+
+/** Always libuv's thread pool (files on a network file system, say). */
+export const THREAD_POOL: IoPolicy = { run: (_sync, async) => async() }
+
 /**
  * Whether a file operation runs right here, synchronously, or in libuv's thread pool.
  *
@@ -17,14 +25,6 @@
  * a busy machine the thread is descheduled, or collects garbage, in the middle of it (seen: 4 ms
  * outliers among 30 µs reads).
  */
-/** Where a file operation runs: `sync()` now, or the promise of `async()`. */
-export interface IoPolicy {
-  run<T>(sync: () => T, async: () => Promise<T>): T | Promise<T>
-}
-
-/** Always libuv's thread pool (files on a network file system, say). */
-export const THREAD_POOL: IoPolicy = { run: (_sync, async) => async() }
-
 export class SyncWhileFast implements IoPolicy {
   readonly slowMs: number
   readonly stallMs: number

@@ -53,12 +53,10 @@ export type DataHandle = Descriptor
 
 /** Opens a data file for reading and writing, creating it (empty) unless it exists. */
 export async function openDataFile(file: string): Promise<DataHandle> {
-  const flags = constants.O_RDWR | constants.O_CREAT
-  const fd = await dataFileCreates.run(
-    () => openSync(file, flags, 0o644),
-    () => openAsync(file, flags, 0o644),
-  )
-  return new Descriptor(fd, dataFileIo)
+  return Descriptor.open(file, constants.O_RDWR | constants.O_CREAT, dataFileIo, {
+    mode: 0o644,
+    openIo: dataFileCreates,
+  })
 }
 
 /**

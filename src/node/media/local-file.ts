@@ -1,6 +1,5 @@
-import { promises as fs, open, openSync } from 'node:fs'
+import { promises as fs } from 'node:fs'
 import { dirname } from 'node:path'
-import { promisify } from 'node:util'
 import { Descriptor, type Manifest, SyncWhileFast, THREAD_POOL } from '../../blobs/index.ts'
 import type { Device } from '../device/device.ts'
 import { FileIndex } from '../scanner/file-index.ts'
@@ -124,7 +123,6 @@ const RECHECK_MS = 1000
  * may hang for as long as the server is away.
  */
 const servedFileIo = new SyncWhileFast()
-const openAsync = promisify(open)
 
 /**
  * Opens a local file for serving its blocks: refuses it (BlobChangedError) unless its size and
@@ -134,11 +132,7 @@ const openAsync = promisify(open)
  */
 export async function openLocalBlob(file: LocalFile): Promise<LocalBlobReader> {
   const io = (await onLocalFileSystem(dirname(file.path))) ? servedFileIo : THREAD_POOL
-  const fd = await io.run(
-    () => openSync(file.path, 'r'),
-    () => openAsync(file.path, 'r'),
-  )
-  const descriptor = new Descriptor(fd, io)
+  const descriptor = await Descriptor.open(file.path, 'r', io)
   let checkedAt = 0
   const check = async () => {
     const stats = await descriptor.stat()
