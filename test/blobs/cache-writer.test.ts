@@ -131,3 +131,37 @@ it('lets a writer and single writes share a blob, each block landing once', asyn
   expect(Buffer.compare(await fs.readFile(blob.file('blob')), blob.bytes)).toBe(0)
   expect(cache.usage().bytes).toBe(blob.bytes.length + (await fs.stat(blob.file('manifest'))).size)
 })
+
+it('writeUnverified: verifies and writes blocks in the write thread; a blob completes byte for byte', async () => {
+  const cache = await open()
+  const blob = makeBlob(5)
+  await cache.putManifest(blob.id, blob.manifest)
+  const writer = cache.writer(blob.id)
+  // Copies of the blocks, as received: the writer takes them.
+  for (let i = 0; i < blob.blocks; i++) await writer.writeUnverified(i, Uint8Array.from(blob.block(i)))
+  await writer.close()
+  expect(cache.isComplete(blob.id)).toBe(true)
+  expect(Buffer.compare(await fs.readFile(blob.file('blob')), blob.bytes)).toBe(0)
+})
+
+it('writeUnverified: a block that fails its hash fails the writer at commit and is never marked present', async () => {
+  const cache = await open()
+  const blob = makeBlob(4)
+  await cache.putManifest(blob.id, blob.manifest)
+  const writer = cache.writer(blob.id)
+  await writer.writeUnverified(0, Uint8Array.from(blob.block(0)))
+  await writer.commit()
+  const damaged = Uint8Array.from(blob.block(1))
+  damaged[7]! ^= 0x01
+  await writer.writeUnverified(1, damaged)
+  await expect(writer.commit()).rejects.toThrow(CorruptBlockError)
+  // Reported once it is known, by every later call too.
+  await expect(writer.writeUnverified(2, Uint8Array.from(blob.block(2)))).rejects.toThrow(CorruptBlockError)
+  await expect(writer.close()).rejects.toThrow(CorruptBlockError)
+  expect(present(cache, blob)).toEqual([0])
+  // A block of the wrong length is refused at once.
+  const again = cache.writer(blob.id)
+  await expect(again.writeUnverified(3, new Uint8Array(5))).rejects.toThrow(CorruptBlockError)
+  await again.close()
+  expect(present(cache, blob)).toEqual([0])
+})

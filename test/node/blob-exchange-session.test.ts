@@ -198,6 +198,30 @@ describe('blob sessions: many requests pipelined on one stream', () => {
     await session.close()
   })
 
+  it('leaves verification to a consumer that verifies, and ends the session when it finds a bad block', async () => {
+    const [server, client] = await pair()
+    const bytes = randomBytes(4 * BLOCK_SIZE)
+    const { contentId, manifest } = server.provider.add(bytes)
+    server.provider.corrupt.add(2)
+    const session = await client.blobs.openSession(server.id)
+    const received: number[] = []
+    const call = session.manifestAndBlocks(
+      contentId,
+      { size: manifest.size, blockSize: manifest.blockSize },
+      () => {},
+      (block) => {
+        // The consumer (the cache's write thread, in a mirror) hashes what the session did not.
+        received.push(block.index)
+        if (!Buffer.from(block.bytes).equals(blockOf(bytes, block.index)))
+          throw new BlockVerificationError(`block ${block.index} does not match`, block.index)
+      },
+      { consumerVerifies: true },
+    )
+    await expect(call).rejects.toThrow(BlockVerificationError)
+    expect(received).toEqual([0, 1, 2])
+    expect(session.closed).toBe(true)
+  })
+
   it('aborting the signal resets the stream and stops the server', async () => {
     const [server, client] = await pair()
     const { contentId, manifest } = server.provider.add(randomBytes(200 * BLOCK_SIZE))

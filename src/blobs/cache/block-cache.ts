@@ -2,6 +2,7 @@ import { promises as fs } from 'node:fs'
 import path from 'node:path'
 import {
   blockCount,
+  blockHash,
   contentIdOfManifest,
   encodeManifest,
   isContentId,
@@ -14,6 +15,8 @@ import {
   verifyManifest,
 } from '../content-id.ts'
 import { Bitmap } from './bitmap.ts'
+import { BlockMismatchError, BlockWriteThread } from './block-write-thread.ts'
+import { DataSyncThread } from './data-sync-thread.ts'
 import {
   BlobRemovedError,
   BlockMissingError,
@@ -148,6 +151,14 @@ export interface BlockWriter {
    * by a later write(), by commit() or close(). See commit().
    */
   write(index: number, bytes: Uint8Array, signal?: AbortSignal): Promise<void>
+  /**
+   * Like write(), but the bytes are verified in the cache's write thread (BlockWriteThread) along
+   * with their write, off the caller's thread: a block that does not match is reported as
+   * CorruptBlockError by a later write(), by commit() or close(), and is never marked present. Takes
+   * the bytes and the buffer they are in: the caller must not use either afterwards (a received
+   * message's memory moves to the thread; see BlockWriteThread.write).
+   */
+  writeUnverified(index: number, bytes: Uint8Array, signal?: AbortSignal): Promise<void>
   /** Waits for the writes, then marks every block written so far present (one bitmap commit; the blob completes when full). */
   commit(signal?: AbortSignal): Promise<void>
   /** Commits, then releases the data file. The writer cannot be used afterwards. */
@@ -200,6 +211,10 @@ export class BlockCache {
   #evictChain: Promise<unknown> = Promise.resolve()
   #ops = new Set<Promise<unknown>>()
   #closed = false
+  /** Where blobs' data are made durable (one worker thread, started at the first sync). */
+  readonly #dataSync = new DataSyncThread()
+  /** Where writeUnverified's blocks are verified and written (started at the first). */
+  readonly #writeThread = new BlockWriteThread()
 
   private constructor(
     dir: string,
@@ -349,48 +364,60 @@ export class BlockCache {
       await this.#track(this.#persist(entry))
       await this.#autoEvict(contentId)
     }
-    return {
-      write: async (index, bytes, signal) => {
-        if (closed) throw new CacheClosedError('the block writer is closed')
-        this.#assertOpen()
-        throwIfFailed()
-        acquiring ??= this.#track(this.#acquireHandle(entry)).then(
-          () => {
-            held = true
+    const queue = async (
+      index: number,
+      bytes: Uint8Array,
+      signal: AbortSignal | undefined,
+      inThread: boolean,
+    ): Promise<void> => {
+      if (closed) throw new CacheClosedError('the block writer is closed')
+      this.#assertOpen()
+      throwIfFailed()
+      acquiring ??= this.#track(this.#acquireHandle(entry)).then(
+        () => {
+          held = true
+        },
+        (error: unknown) => {
+          // A failed open is not kept: the next write tries again.
+          acquiring = undefined
+          throw error
+        },
+      )
+      // Verified now (a bad block is refused by this call), or by the write thread with the write;
+      // the data file opened and the block written behind, so that the next block is received
+      // meanwhile: commit() waits for the writes before it marks them. Not waiting here for the
+      // open matters for small blobs: a blob session reads its next message only once this
+      // returns, and an open waits its turn in libuv's thread pool (measured: a 10k-track mirror
+      // spent 2-3 ms a blob on it, in line).
+      const manifest = inThread
+        ? await this.#manifestFor(entry, index, bytes, signal)
+        : await this.#verifiedManifest(entry, index, bytes, signal)
+      const expected = inThread ? blockHash(manifest, index) : undefined
+      const length = bytes.length
+      const opened = acquiring
+      const write = opened
+        .then(() => this.#writeVerified(entry, manifest, index, bytes, false, signal, expected))
+        .then(
+          (wrote) => {
+            if (wrote) uncommitted++
           },
           (error: unknown) => {
-            // A failed open is not kept: the next write tries again.
-            acquiring = undefined
-            throw error
+            failure ??= { error }
           },
         )
-        // Verified now (a bad block is refused by this call); the data file opened and the block
-        // written behind, so that the next block is received meanwhile: commit() waits for the
-        // writes before it marks them. Not waiting here for the open matters for small blobs: a
-        // blob session reads its next message only once this returns, and an open waits its turn
-        // in libuv's thread pool (measured: a 10k-track mirror spent 2-3 ms a blob on it, in line).
-        const manifest = await this.#verifiedManifest(entry, index, bytes, signal)
-        const opened = acquiring
-        const write = opened
-          .then(() => this.#writeVerified(entry, manifest, index, bytes, false, signal))
-          .then(
-            (wrote) => {
-              if (wrote) uncommitted++
-            },
-            (error: unknown) => {
-              failure ??= { error }
-            },
-          )
-        writing.add(write)
-        this.#writeBehindBytes += bytes.length
-        void write.finally(() => {
-          writing.delete(write)
-          this.#writeBehindBytes -= bytes.length
-        })
-        // Bounded for the whole cache (plus a block per writer): past it, wait for our own writes.
-        while (this.#writeBehindBytes > WRITE_BEHIND_BYTES && writing.size > 0) await Promise.race(writing)
-        throwIfFailed()
-      },
+      writing.add(write)
+      this.#writeBehindBytes += length
+      void write.finally(() => {
+        writing.delete(write)
+        this.#writeBehindBytes -= length
+      })
+      // Bounded for the whole cache (plus a block per writer): past it, wait for our own writes.
+      while (this.#writeBehindBytes > WRITE_BEHIND_BYTES && writing.size > 0) await Promise.race(writing)
+      throwIfFailed()
+    }
+    return {
+      write: (index, bytes, signal) => queue(index, bytes, signal, false),
+      writeUnverified: (index, bytes, signal) => queue(index, bytes, signal, true),
       commit,
       close: async () => {
         if (closed) return
@@ -426,8 +453,32 @@ export class BlockCache {
   }
 
   /**
+   * The blob's manifest, for bytes of block `index` the write thread is to verify; only their length
+   * is checked here (CorruptBlockError).
+   */
+  async #manifestFor(
+    entry: Entry,
+    index: number,
+    bytes: Uint8Array,
+    signal?: AbortSignal,
+  ): Promise<Manifest> {
+    signal?.throwIfAborted()
+    checkIndex(entry, index)
+    const manifest = await this.#track(this.#manifest(entry, signal))
+    if (!manifest) throw new ManifestMissingError(`the manifest of ${entry.contentId} is gone`)
+    if (bytes.length !== blockLength(entry, index)) {
+      throw new CorruptBlockError(
+        `block ${index} of ${entry.contentId} has ${bytes.length} bytes, not ${blockLength(entry, index)}`,
+      )
+    }
+    return manifest
+  }
+
+  /**
    * Writes a block verified against `manifest` unless present. `commit`: wait for its bitmap commit;
    * otherwise it waits in `pending` for the writer's commit. True when this call wrote the block.
+   * `expected`: the bytes are not verified yet; the write thread verifies them against this hash
+   * (BlockMismatchError, a CorruptBlockError, when they do not match) as it writes them.
    */
   async #writeVerified(
     entry: Entry,
@@ -436,6 +487,7 @@ export class BlockCache {
     bytes: Uint8Array,
     commit: boolean,
     signal?: AbortSignal,
+    expected?: Uint8Array,
   ): Promise<boolean> {
     if (manifest === undefined) await this.#verifiedManifest(entry, index, bytes, signal)
     else signal?.throwIfAborted()
@@ -447,7 +499,7 @@ export class BlockCache {
       await running
       return false
     }
-    const write = this.#track(this.#writeNewBlock(entry, index, bytes, commit, signal))
+    const write = this.#track(this.#writeNewBlock(entry, index, bytes, commit, signal, expected))
     entry.writing ??= new Map()
     entry.writing.set(index, write)
     try {
@@ -666,6 +718,8 @@ export class BlockCache {
     this.#accessTimer = undefined
     while (this.#ops.size > 0) await Promise.allSettled([...this.#ops])
     await this.#flushAccess()
+    await this.#dataSync.close()
+    await this.#writeThread.close()
   }
 
   // --- internals ---
@@ -714,13 +768,20 @@ export class BlockCache {
     bytes: Uint8Array,
     commit: boolean,
     signal?: AbortSignal,
+    expected?: Uint8Array,
   ): Promise<void> {
     const handle = await this.#acquireHandle(entry)
     try {
       signal?.throwIfAborted()
-      await translateDiskFull(`writing block ${index} of ${entry.contentId}`, () =>
-        writeAt(handle, bytes, index * entry.blockSize),
-      )
+      const position = index * entry.blockSize
+      await translateDiskFull(`writing block ${index} of ${entry.contentId}`, () => {
+        if (expected === undefined) return writeAt(handle, bytes, position)
+        handle.assertOpen()
+        return handle.track(this.#writeThread.write(handle.fd, position, bytes, expected)).catch((error) => {
+          if (!(error instanceof BlockMismatchError)) throw error
+          throw new BlockMismatchError(`block ${index} of ${entry.contentId} does not match its manifest`)
+        })
+      })
     } finally {
       await this.#releaseHandle(entry)
     }
@@ -840,10 +901,10 @@ export class BlockCache {
 
   /** fdatasync of the data file, through the open handle if there is one. */
   async #syncData(entry: Entry, file: string): Promise<void> {
-    if (entry.openHandle) return syncData(entry.openHandle)
+    if (entry.openHandle) return syncData(entry.openHandle, this.#dataSync)
     const handle = await openDataFile(file)
     try {
-      await syncData(handle)
+      await syncData(handle, this.#dataSync)
     } finally {
       await handle.close()
     }

@@ -2,7 +2,6 @@ import {
   close,
   closeSync,
   constants,
-  fdatasync,
   promises as fs,
   mkdirSync,
   open,
@@ -17,6 +16,7 @@ import { promisify } from 'node:util'
 import { writeFileAtomic } from '../atomic-file.ts'
 import { Descriptor } from '../descriptor.ts'
 import { SyncWhileFast } from '../sync-while-fast.ts'
+import type { DataSyncThread } from './data-sync-thread.ts'
 
 /**
  * The few file operations the cache uses, in one place (tests stub them to simulate a full disk).
@@ -32,7 +32,7 @@ import { SyncWhileFast } from '../sync-while-fast.ts'
  * main thread ~150 µs per write (the woken pool thread takes its core on a busy 2-core machine),
  * longer than the write itself; 1 GiB in 5 MB files, 2 runs each: to tmpfs 231 and 206 MB/s against
  * 187 and 184 through the pool, to disk 199 and 229 against 202 and 185, and ~0.7 CPU-s less for the
- * receiver. fdatasync always goes to the pool: it waits for the disk.
+ * receiver. fdatasync goes to a thread of its own (DataSyncThread): it waits for the disk.
  */
 const dataFileIo = new SyncWhileFast()
 /**
@@ -46,7 +46,6 @@ const dataFileCreates = new SyncWhileFast({ slowMs: 0.25 })
 const openAsync = promisify(open)
 const readAsync = promisify(read)
 const closeAsync = promisify(close)
-const fdatasyncAsync = promisify(fdatasync)
 
 /** An open data file. */
 export type DataHandle = Descriptor
@@ -68,10 +67,10 @@ export async function writeAt(handle: DataHandle, bytes: Uint8Array, offset: num
     done += await handle.write(bytes, done, bytes.length - done, offset + done)
 }
 
-/** fdatasync through an open handle (in the thread pool: it waits for the disk). */
-export async function syncData(handle: DataHandle): Promise<void> {
+/** fdatasync through an open handle, in `thread` (it waits for the disk). */
+export async function syncData(handle: DataHandle, thread: DataSyncThread): Promise<void> {
   handle.assertOpen()
-  await handle.track(fdatasyncAsync(handle.fd))
+  await handle.track(thread.sync(handle.fd))
 }
 
 /** Reads up to `length` bytes at `offset`; fewer at the end of the file. */

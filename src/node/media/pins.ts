@@ -1,4 +1,4 @@
-import { BLOCK_SIZE, type Manifest } from '../../blobs/index.ts'
+import { BLOCK_SIZE, CorruptBlockError, type Manifest } from '../../blobs/index.ts'
 import {
   type Catalog,
   findTrack,
@@ -7,7 +7,7 @@ import {
   type TrackView,
   UserData,
 } from '../../crdt/index.ts'
-import { BlobExpectationError } from '../protocols/blob/index.ts'
+import { BlobExpectationError, BlockVerificationError } from '../protocols/blob/index.ts'
 import type { LocalFiles } from './local-file.ts'
 import { busyPause, NoSourceError, type PeerFetcher, toRuns } from './peer-fetcher.ts'
 import type { PinCachePort } from './ports.ts'
@@ -355,9 +355,12 @@ export class PinManager {
           await this.#cache.putManifest(contentId, manifest)
           this.#progress(item, manifest)
           writer = this.#cache.writer(contentId)
-          store = storeCommittingRuns(writer, item, signal)
+          store = storeCommittingRuns(writer, item, signal, { unverified: true })
         },
         (block) => store!(block.index, block.bytes),
+        // The cache verifies each block in its write thread, where it writes it: this thread
+        // receives and decrypts (see BlockWriteThread).
+        { consumerVerifies: true },
       )
       return writer
     } catch (error) {
@@ -410,19 +413,33 @@ async function finish(writer: BlockWriter, signal: AbortSignal): Promise<void> {
   }
 }
 
-/** Writes each block, counts it done, and commits every RUN_BLOCKS blocks (the caller commits the rest). */
+/**
+ * Writes each block, counts it done, and commits every RUN_BLOCKS blocks (the caller commits the
+ * rest). `unverified`: the blocks come unverified and the cache verifies them as it writes them; a
+ * bad one (reported by a later write or commit) is the sender's fault, a BlockVerificationError.
+ */
 function storeCommittingRuns(
   writer: BlockWriter,
   item: FetchProgress,
   signal: AbortSignal,
+  options: { unverified?: boolean } = {},
 ): (index: number, bytes: Uint8Array) => Promise<void> {
   let sinceCommit = 0
+  const unverified = options.unverified === true
   return async (index, bytes) => {
-    await writer.write(index, bytes, signal)
-    item.blocksDone++
-    if (++sinceCommit >= RUN_BLOCKS) {
-      sinceCommit = 0
-      await writer.commit(signal)
+    try {
+      if (unverified) await writer.writeUnverified(index, bytes, signal)
+      else await writer.write(index, bytes, signal)
+      item.blocksDone++
+      if (++sinceCommit >= RUN_BLOCKS) {
+        sinceCommit = 0
+        await writer.commit(signal)
+      }
+    } catch (error) {
+      if (unverified && error instanceof CorruptBlockError) {
+        throw new BlockVerificationError(`${item.contentId.slice(0, 10)}: ${error.message}`, index)
+      }
+      throw error
     }
   }
 }

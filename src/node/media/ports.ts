@@ -37,6 +37,8 @@ export interface PinCachePort extends CachePort {
   /** Writes many blocks of one blob, committed a run at a time (BlockCache.writer). */
   writer(contentId: string): {
     write(index: number, bytes: Uint8Array, signal?: AbortSignal): Promise<void>
+    /** Verified by the cache as it writes them; takes the bytes (BlockCache.writer). */
+    writeUnverified(index: number, bytes: Uint8Array, signal?: AbortSignal): Promise<void>
     commit(signal?: AbortSignal): Promise<void>
     close(): Promise<void>
   }

@@ -51,6 +51,8 @@ interface BlocksCall {
   onBlock(block: FetchedBlock): Promise<void> | void
   /** Set when onBlock failed: the rest of this answer is read and dropped. */
   failed: Error | undefined
+  /** Blocks reach onBlock unverified; the consumer verifies them (manifestAndBlocks). */
+  consumerVerifies: boolean
   resolve(): void
   reject(error: Error): void
 }
@@ -172,6 +174,7 @@ export class BlobSessionClient implements BlobSession {
     expected: { size: number; blockSize: number },
     onManifest: (manifest: Manifest) => Promise<void> | void,
     onBlock: (block: FetchedBlock) => Promise<void> | void,
+    options: { consumerVerifies?: boolean } = {},
   ): Promise<Manifest> {
     const count = blockCount(expected.size, expected.blockSize)
     const blocks =
@@ -179,6 +182,7 @@ export class BlobSessionClient implements BlobSession {
     if (blocks !== undefined) {
       blocks.call.expectedSize = expected.size
       blocks.call.onManifest = onManifest
+      blocks.call.consumerVerifies = options.consumerVerifies === true
     }
     const manifest = new Promise<Manifest>((resolve, reject) => {
       this.#enqueue({ kind: 'manifest', contentId, feeds: blocks?.call, resolve, reject }, [
@@ -365,7 +369,7 @@ export class BlobSessionClient implements BlobSession {
     if (call.manifest === undefined) {
       throw new BlobProtocolError(`${this.peer} sent blocks of ${call.contentId} before its manifest`)
     }
-    if (!verifyBlock(call.manifest, response.index, response.bytes)) {
+    if (!call.consumerVerifies && !verifyBlock(call.manifest, response.index, response.bytes)) {
       // A peer that sends a wrong block is not trusted with the rest of the session either.
       throw new BlockVerificationError(
         `block ${response.index} of ${call.contentId} from ${this.peer} does not match its hash`,
@@ -375,6 +379,8 @@ export class BlobSessionClient implements BlobSession {
     try {
       await call.onBlock({ index: response.index, bytes: response.bytes })
     } catch (err) {
+      // A consumer that verifies found a bad block (this one or an earlier one): as above.
+      if (call.consumerVerifies && err instanceof BlockVerificationError) throw err
       call.failed = toError(err, 'the block consumer failed')
     }
     return true
@@ -428,6 +434,7 @@ function blocksCall(
     rangeEnds,
     onBlock,
     failed: undefined,
+    consumerVerifies: false,
     resolve,
     reject,
   }

@@ -91,13 +91,17 @@ export interface BlobSession {
    * which blocks to ask for before the manifest is known. `onManifest` gets the verified manifest and
    * is awaited before the first block reaches `onBlock`. Resolves with the manifest after the last
    * block; rejects as `manifest` and `blocks` do, and with BlobExpectationError (its blocks dropped)
-   * when the manifest says another size or block size.
+   * when the manifest says another size or block size. With `consumerVerifies`, blocks reach
+   * `onBlock` unverified: the consumer verifies them (the cache's write thread does, off the event
+   * loop) and throws BlockVerificationError for a bad one, which ends the session as a bad block
+   * found by the session does.
    */
   manifestAndBlocks(
     contentId: string,
     expected: { size: number; blockSize: number },
     onManifest: (manifest: Manifest) => Promise<void> | void,
     onBlock: (block: FetchedBlock) => Promise<void> | void,
+    options?: { consumerVerifies?: boolean },
   ): Promise<Manifest>
   /** Takes no more calls; resolves when every call is answered and the stream is closed. */
   close(): Promise<void>

@@ -1,0 +1,113 @@
+import { createHash, randomBytes } from 'node:crypto'
+import { closeSync, promises as fs, openSync, readFileSync } from 'node:fs'
+import os from 'node:os'
+import path from 'node:path'
+import { afterEach, beforeEach, expect, it } from 'vitest'
+import { BlockMismatchError, BlockWriteThread } from '../../src/blobs/cache/block-write-thread.ts'
+import { DataSyncError, DataSyncThread } from '../../src/blobs/cache/data-sync-thread.ts'
+import { CorruptBlockError } from '../../src/blobs/index.ts'
+
+// The cache's two worker threads: blocks verified and written off the event loop, and fdatasync.
+
+let dir: string
+const threads: Array<{ close(): Promise<void> }> = []
+const fds: number[] = []
+beforeEach(async () => {
+  dir = await fs.mkdtemp(path.join(os.tmpdir(), 'cl-cache-threads-'))
+})
+afterEach(async () => {
+  for (const thread of threads.splice(0)) await thread.close()
+  for (const fd of fds.splice(0)) closeSync(fd)
+  await fs.rm(dir, { recursive: true, force: true })
+})
+
+function sha256(bytes: Uint8Array): Uint8Array {
+  return createHash('sha256').update(bytes).digest()
+}
+
+function openFile(name: string): { file: string; fd: number } {
+  const file = path.join(dir, name)
+  const fd = openSync(file, 'w+')
+  fds.push(fd)
+  return { file, fd }
+}
+
+function writeThread(): BlockWriteThread {
+  const thread = new BlockWriteThread()
+  threads.push(thread)
+  return thread
+}
+
+/** A block as the blob session receives it: a message of its own, a small header before the block. */
+function received(block: Uint8Array): Uint8Array {
+  const message = Buffer.allocUnsafe(5 + block.length)
+  message.fill(0xee, 0, 5)
+  message.set(block, 5)
+  return message.subarray(5)
+}
+
+it('writes blocks that match their hash at their positions, however many are handed over at once', async () => {
+  const thread = writeThread()
+  const { file, fd } = openFile('data')
+  const blocks = Array.from({ length: 40 }, () => randomBytes(4096))
+  await Promise.all(blocks.map((block, i) => thread.write(fd, i * 4096, received(block), sha256(block))))
+  expect(readFileSync(file).equals(Buffer.concat(blocks))).toBe(true)
+})
+
+it('refuses a block that does not match its hash and writes nothing of it', async () => {
+  const thread = writeThread()
+  const { file, fd } = openFile('data')
+  const good = randomBytes(1000)
+  const bad = randomBytes(1000)
+  const refused = thread.write(fd, 1000, received(bad), sha256(good))
+  await expect(refused).rejects.toThrow(BlockMismatchError)
+  await expect(refused).rejects.toBeInstanceOf(CorruptBlockError)
+  await thread.write(fd, 0, received(good), sha256(good))
+  expect(readFileSync(file).equals(good)).toBe(true)
+})
+
+it("moves a received message's memory to the thread, and copies bytes that share a buffer", async () => {
+  const thread = writeThread()
+  const { file, fd } = openFile('data')
+  const block = randomBytes(64 * 1024)
+  const message = received(block)
+  const pooled = Buffer.from('a few bytes in the memory Node pools for small buffers')
+  await Promise.all([
+    thread.write(fd, 0, message, sha256(block)),
+    thread.write(fd, block.length, pooled, sha256(pooled)),
+  ])
+  // The message is gone from this thread (not copied); the pooled bytes are still there.
+  expect(message.length).toBe(0)
+  expect(pooled.toString()).toBe('a few bytes in the memory Node pools for small buffers')
+  expect(readFileSync(file).equals(Buffer.concat([block, pooled]))).toBe(true)
+})
+
+it('reports a failed write with its system error code (a full disk: ENOSPC)', async () => {
+  const thread = writeThread()
+  const fd = openSync('/dev/full', 'w')
+  fds.push(fd)
+  const block = randomBytes(4096)
+  await expect(thread.write(fd, 0, block, sha256(block))).rejects.toMatchObject({ code: 'ENOSPC' })
+})
+
+it('fails writes after close, and starts no thread until the first write', async () => {
+  const thread = new BlockWriteThread()
+  await thread.close()
+  const block = randomBytes(10)
+  await expect(thread.write(1, 0, block, sha256(block))).rejects.toThrow(/closed/)
+})
+
+it('makes files durable, a batch at a time, and reports a bad descriptor by its code', async () => {
+  const thread = new DataSyncThread()
+  threads.push(thread)
+  const files = Array.from({ length: 20 }, (_, i) => openFile(`f${i}`))
+  await Promise.all(files.map(({ fd }) => thread.sync(fd)))
+  const closed = openFile('closed')
+  fds.splice(fds.indexOf(closed.fd), 1)
+  closeSync(closed.fd)
+  const failed = thread.sync(closed.fd)
+  await expect(failed).rejects.toBeInstanceOf(DataSyncError)
+  await expect(failed).rejects.toMatchObject({ code: 'EBADF' })
+  // The thread goes on after a failure.
+  await thread.sync(files[0]!.fd)
+})
