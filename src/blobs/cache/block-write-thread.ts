@@ -6,13 +6,14 @@ import { CorruptBlockError } from './errors.ts'
  * worker thread, so that a receiving device's main thread only receives and decrypts.
  *
  * Why: a mirror keeps the receiver's main thread busy from end to end (decrypting, hashing, writing,
- * all on one thread) while the machine's other core has room. The main thread gathers the blocks of
- * one turn of its event loop into one message (their memory moves to the thread, not copied): a
+ * all on one thread) while the machine's other core has room. The main thread gathers blocks for
+ * a few milliseconds into one message (their memory moves to the thread, not copied): a
  * message per block, or one call of libuv's thread pool per block, cost more in wake-ups on a busy
  * 2-core machine than the work it moved (measured: hashing 1 GiB in the pool or a thread, a message
- * per block, took 2.1 s against 1.6 s in line). Measured on the bench machine with the Node floor's
- * receiver (bench/lib/floor-child.ts), 1 GiB in 200 files: 336-356 MB/s to tmpfs against 227-248 with
- * everything on one thread, 277-304 against 261-262 to disk.
+ * per block, took 2.1 s against 1.6 s in line). Measured with the Node floor's receiver
+ * (bench/lib/floor-child.ts) changed to hash and write in a worker thread (an experiment, not kept),
+ * 1 GiB in 200 files: 336-356 MB/s to tmpfs against 227-248 with everything on one thread, 277-304
+ * against 261-262 to disk.
  *
  * Blocks are written in the order they were handed over. The descriptor must stay open until the
  * write settles (Descriptor.track).
@@ -85,13 +86,16 @@ function copyOf(bytes: Uint8Array): ArrayBuffer {
 }
 
 /**
- * Blocks are gathered for up to POST_AFTER_MS, or until POST_BYTES wait, then posted together. Each
- * message can wake the thread, and on a busy 2-core machine a wake-up costs the main thread its core
- * for a while: posting at the end of every turn of the event loop cost the receiver's main thread
- * 0.7 s of CPU in a 10k-track mirror (~70 µs a message), more than the hashing it moved.
+ * Blocks are gathered for up to POST_AFTER_MS, or until POST_BYTES wait, then posted together. A
+ * message to an idle thread wakes it, and on a busy 2-core machine each wake-up costs the main
+ * thread its core for a while: mirroring 10k small tracks to tmpfs, a message per turn of the event
+ * loop cost the receiver's main thread 0.7 s (~70 µs a message), more than the hashing it moved;
+ * with 1 MiB or 3 ms per message the mirror ran at 147-158 MB/s, with 4 MiB or 10 ms at 170-194
+ * (6 MiB or 20 ms: no better). 1 GiB in 5 MB files: 252-260 MB/s either way. Below the cache's
+ * write-behind bound (8 MiB), which makes writers wait for their blocks to be written.
  */
-const POST_BYTES = 1024 * 1024
-const POST_AFTER_MS = 3
+const POST_BYTES = 4 * 1024 * 1024
+const POST_AFTER_MS = 10
 
 export class BlockWriteThread {
   #worker: Worker | undefined
