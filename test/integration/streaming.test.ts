@@ -226,4 +226,54 @@ describe('any track plays on any device', () => {
       )
     }
   }, 120_000)
+
+  it("refuses bytes alpha's disk changed behind its back, and mirrors the rest", async () => {
+    // Bit rot, or a tag editor that kept the size and the mtime: alpha still serves the file. The
+    // mirror verifies in the cache's write thread, the player's stream in the blob session.
+    const victim = (await a.cliJson<TrackView[]>(['tracks'])).find((t) => t.title === 'Solar Wind')!
+    const file = victim.locations.find((l) => l.device === a.peerId)!.path
+    const original = await fs.readFile(file)
+    const stat = await fs.stat(file)
+    const damaged = Buffer.from(original)
+    damaged[damaged.length >> 1]! ^= 0x40
+    await fs.writeFile(file, damaged)
+    await fs.utimes(file, stat.atime, stat.mtime)
+    // Only alpha can serve it: beta and gamma hold good copies in their caches, which they would serve.
+    await Promise.all([b.stop(), c.stop()])
+    const d = await NodeProcess.create('delta')
+    try {
+      await d.start()
+      const invite = await a.cliJson<{ link: string }>(['invite'])
+      expect((await d.cli(['join', invite.link])).code).toBe(0)
+      expect((await d.cli(['mirror', 'on'])).code).toBe(0)
+      const trackCount = (await d.cliJson<TrackView[]>(['tracks'])).length
+      const status = await eventually(
+        'delta to mirror all but the damaged track',
+        () => d.cliJson<CacheStatus>(['cache']),
+        (s) =>
+          s.pins.find((p) => p.label === 'mirror')?.complete === trackCount - 1 &&
+          s.fetching.some((f) => f.contentId === victim.contentId && f.state === 'failed'),
+        60_000,
+      )
+      const failed = status.fetching.find((f) => f.contentId === victim.contentId)!
+      expect(failed.error).toMatch(/does not match/)
+      // Nothing of it is kept, and nothing of it is served.
+      const url = await httpOf(d)
+      const blob = path.join(
+        d.home,
+        'cache',
+        'blobs',
+        victim.contentId.slice(0, 2),
+        `${victim.contentId}.blob`,
+      )
+      await expect(fs.access(blob)).rejects.toThrow()
+      const response = await fetch(`${url}/stream/${victim.id}`)
+      expect(response.ok).toBe(false)
+      expect(await response.text()).toMatch(/does not match/)
+    } finally {
+      await d.dispose()
+      await fs.writeFile(file, original)
+      await fs.utimes(file, stat.atime, stat.mtime)
+    }
+  }, 120_000)
 })

@@ -58,14 +58,26 @@ export function streamRoute(init: { streamer: () => TrackStreamer | undefined; c
     }
     headers['content-length'] = size === 0 ? 0 : end - start + 1
     if (range !== null) headers['content-range'] = `bytes ${start}-${end}/${size}`
-    res.writeHead(range === null ? 200 : 206, headers)
     if (req.method === 'HEAD' || size === 0) {
+      res.writeHead(range === null ? 200 : 206, headers)
       res.end()
       return true
     }
+    // The first bytes before the status: a track no device can deliver (all offline, or the only
+    // one sends bytes that fail verification) gets an error status that says why, not a cut
+    // connection. The player waits for them either way.
+    const chunks = opened.read(start, end, controller.signal)[Symbol.asyncIterator]()
+    let first: IteratorResult<Uint8Array>
     try {
-      for await (const chunk of opened.read(start, end, controller.signal)) {
-        if (!res.write(chunk)) await new Promise<void>((resolve) => res.once('drain', resolve))
+      first = await chunks.next()
+    } catch (error) {
+      sendError(ctx, error)
+      return true
+    }
+    res.writeHead(range === null ? 200 : 206, headers)
+    try {
+      for (let next = first; !next.done; next = await chunks.next()) {
+        if (!res.write(next.value)) await new Promise<void>((resolve) => res.once('drain', resolve))
         if (controller.signal.aborted) break
       }
       res.end()
@@ -73,6 +85,9 @@ export function streamRoute(init: { streamer: () => TrackStreamer | undefined; c
       // Headers are gone: all we can do is cut the response short, so the player sees an error
       // rather than silently wrong bytes.
       if (!controller.signal.aborted) res.destroy(error as Error)
+    } finally {
+      // Stops the reads when the player went away (what `break` in a for-await did).
+      await chunks.return?.(undefined)?.catch(() => {})
     }
     return true
   }
