@@ -4,10 +4,9 @@ import os from 'node:os'
 import path from 'node:path'
 import { afterEach, beforeEach, expect, it } from 'vitest'
 import { BlockMismatchError, BlockWriteThread } from '../../src/blobs/cache/block-write-thread.ts'
-import { DataSyncError, DataSyncThread } from '../../src/blobs/cache/data-sync-thread.ts'
 import { CorruptBlockError } from '../../src/blobs/index.ts'
 
-// The cache's two worker threads: blocks verified and written off the event loop, and fdatasync.
+// The cache's write thread: blocks verified and written off the event loop.
 
 let dir: string
 const threads: Array<{ close(): Promise<void> }> = []
@@ -95,19 +94,4 @@ it('fails writes after close, and starts no thread until the first write', async
   await thread.close()
   const block = randomBytes(10)
   await expect(thread.write(1, 0, block, sha256(block))).rejects.toThrow(/closed/)
-})
-
-it('makes files durable, a batch at a time, and reports a bad descriptor by its code', async () => {
-  const thread = new DataSyncThread()
-  threads.push(thread)
-  const files = Array.from({ length: 20 }, (_, i) => openFile(`f${i}`))
-  await Promise.all(files.map(({ fd }) => thread.sync(fd)))
-  const closed = openFile('closed')
-  fds.splice(fds.indexOf(closed.fd), 1)
-  closeSync(closed.fd)
-  const failed = thread.sync(closed.fd)
-  await expect(failed).rejects.toBeInstanceOf(DataSyncError)
-  await expect(failed).rejects.toMatchObject({ code: 'EBADF' })
-  // The thread goes on after a failure.
-  await thread.sync(files[0]!.fd)
 })

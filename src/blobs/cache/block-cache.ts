@@ -16,7 +16,6 @@ import {
 } from '../content-id.ts'
 import { Bitmap } from './bitmap.ts'
 import { BlockMismatchError, BlockWriteThread } from './block-write-thread.ts'
-import { DataSyncThread } from './data-sync-thread.ts'
 import {
   BlobRemovedError,
   BlockMissingError,
@@ -211,8 +210,6 @@ export class BlockCache {
   #evictChain: Promise<unknown> = Promise.resolve()
   #ops = new Set<Promise<unknown>>()
   #closed = false
-  /** Where blobs' data are made durable (one worker thread, started at the first sync). */
-  readonly #dataSync = new DataSyncThread()
   /** Where writeUnverified's blocks are verified and written (started at the first). */
   readonly #writeThread = new BlockWriteThread()
 
@@ -718,7 +715,6 @@ export class BlockCache {
     this.#accessTimer = undefined
     while (this.#ops.size > 0) await Promise.allSettled([...this.#ops])
     await this.#flushAccess()
-    await this.#dataSync.close()
     await this.#writeThread.close()
   }
 
@@ -901,10 +897,10 @@ export class BlockCache {
 
   /** fdatasync of the data file, through the open handle if there is one. */
   async #syncData(entry: Entry, file: string): Promise<void> {
-    if (entry.openHandle) return syncData(entry.openHandle, this.#dataSync)
+    if (entry.openHandle) return syncData(entry.openHandle)
     const handle = await openDataFile(file)
     try {
-      await syncData(handle, this.#dataSync)
+      await syncData(handle)
     } finally {
       await handle.close()
     }
