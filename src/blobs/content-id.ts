@@ -114,8 +114,9 @@ export function verifyBlock(manifest: Manifest, index: number, block: Uint8Array
 
 /**
  * Like verifyBlock, but a block object verifyBlock already accepted in this process is checked
- * against the digest it had then instead of being hashed again (the blob session verifies every
- * block it receives, and hands the same object to the cache's writer). Its bytes must not have been
+ * against the digest it had then instead of being hashed again (the blob session verifies the
+ * blocks it receives, unless their consumer does, and hands the same object to the cache's writer;
+ * a mirror's blocks are verified by the cache's write thread instead). Its bytes must not have been
  * changed since; use verifyBlock for bytes read from disk.
  */
 export function verifyBlockOnce(manifest: Manifest, index: number, block: Uint8Array): boolean {

@@ -10,6 +10,7 @@ export {
   BlobRemovedError,
   BlockCache,
   type BlockCacheOptions,
+  BlockMismatchError,
   BlockMissingError,
   CacheClosedError,
   type CacheUsage,
@@ -20,6 +21,7 @@ export {
   ManifestMissingError,
   type PinInfo,
   type RecoveryReport,
+  ThreadWriteError,
 } from './cache/index.ts'
 export { ManifestBuilder, manifestOf, verifyBlockOnce } from './content-id.ts'
 export { Descriptor, DescriptorClosedError } from './descriptor.ts'

@@ -9,7 +9,7 @@ import { CorruptBlockError } from '../../src/blobs/index.ts'
 // The cache's write thread: blocks verified and written off the event loop.
 
 let dir: string
-const threads: Array<{ close(): Promise<void> }> = []
+const threads: BlockWriteThread[] = []
 const fds: number[] = []
 beforeEach(async () => {
   dir = await fs.mkdtemp(path.join(os.tmpdir(), 'cl-cache-threads-'))
@@ -89,9 +89,9 @@ it('reports a failed write with its system error code (a full disk: ENOSPC)', as
   await expect(thread.write(fd, 0, block, sha256(block))).rejects.toMatchObject({ code: 'ENOSPC' })
 })
 
-it('fails writes after close, and starts no thread until the first write', async () => {
+it('fails writes after close', async () => {
   const thread = new BlockWriteThread()
   await thread.close()
   const block = randomBytes(10)
-  await expect(thread.write(1, 0, block, sha256(block))).rejects.toThrow(/closed/)
+  await expect(thread.write(1, 0, block, sha256(block))).rejects.toThrow(/closing/)
 })

@@ -137,9 +137,11 @@ it('writeUnverified: verifies and writes blocks in the write thread; a blob comp
   const blob = makeBlob(5)
   await cache.putManifest(blob.id, blob.manifest)
   const writer = cache.writer(blob.id)
-  // Copies of the blocks, as received: the writer takes them.
-  for (let i = 0; i < blob.blocks; i++) await writer.writeUnverified(i, Uint8Array.from(blob.block(i)))
+  // Copies of the blocks, as received: the writer takes them (their memory moves to the thread).
+  const copies = Array.from({ length: blob.blocks }, (_, i) => Uint8Array.from(blob.block(i)))
+  for (const [i, copy] of copies.entries()) await writer.writeUnverified(i, copy)
   await writer.close()
+  expect(copies.map((copy) => copy.length)).toEqual(copies.map(() => 0))
   expect(cache.isComplete(blob.id)).toBe(true)
   expect(Buffer.compare(await fs.readFile(blob.file('blob')), blob.bytes)).toBe(0)
 })

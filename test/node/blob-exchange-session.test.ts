@@ -203,22 +203,28 @@ describe('blob sessions: many requests pipelined on one stream', () => {
     const bytes = randomBytes(4 * BLOCK_SIZE)
     const { contentId, manifest } = server.provider.add(bytes)
     server.provider.corrupt.add(2)
+    const other = server.provider.add(randomBytes(2 * BLOCK_SIZE))
     const session = await client.blobs.openSession(server.id)
     const received: number[] = []
+    let bad: number | undefined
     const call = session.manifestAndBlocks(
       contentId,
       { size: manifest.size, blockSize: manifest.blockSize },
       () => {},
       (block) => {
-        // The consumer (the cache's write thread, in a mirror) hashes what the session did not.
+        // The consumer (the cache's write thread, in a mirror) hashes what the session did not,
+        // and learns of a bad block later, with the next one.
         received.push(block.index)
-        if (!Buffer.from(block.bytes).equals(blockOf(bytes, block.index)))
-          throw new BlockVerificationError(`block ${block.index} does not match`, block.index)
+        if (bad !== undefined) throw new BlockVerificationError(`block ${bad} does not match`, bad)
+        if (!Buffer.from(block.bytes).equals(blockOf(bytes, block.index))) bad = block.index
       },
       { consumerVerifies: true },
     )
+    // A call pipelined behind it on the same session fails with it.
+    const behind = session.blocks(other.contentId, other.manifest, 0, 2, () => {})
     await expect(call).rejects.toThrow(BlockVerificationError)
-    expect(received).toEqual([0, 1, 2])
+    await expect(behind).rejects.toThrow(BlockVerificationError)
+    expect(received).toEqual([0, 1, 2, 3])
     expect(session.closed).toBe(true)
   })
 

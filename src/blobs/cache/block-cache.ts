@@ -15,7 +15,7 @@ import {
   verifyManifest,
 } from '../content-id.ts'
 import { Bitmap } from './bitmap.ts'
-import { BlockMismatchError, BlockWriteThread } from './block-write-thread.ts'
+import { BlockMismatchError, BlockWriteThread, ThreadWriteError } from './block-write-thread.ts'
 import {
   BlobRemovedError,
   BlockMissingError,
@@ -343,7 +343,7 @@ export class BlockCache {
     let acquiring: Promise<void> | undefined
     let held = false
     let uncommitted = 0
-    /** Writes under way (write-behind): their bytes are verified, their failure is reported later. */
+    /** Writes under way (write-behind): their failure (a bad unverified block too) is reported later. */
     const writing = new Set<Promise<void>>()
     let failure: { error: unknown } | undefined
     const throwIfFailed = (): void => {
@@ -386,9 +386,7 @@ export class BlockCache {
       // open matters for small blobs: a blob session reads its next message only once this
       // returns, and an open waits its turn in libuv's thread pool (measured: a 10k-track mirror
       // spent 2-3 ms a blob on it, in line).
-      const manifest = inThread
-        ? await this.#manifestFor(entry, index, bytes, signal)
-        : await this.#verifiedManifest(entry, index, bytes, signal)
+      const manifest = await this.#checkedManifest(entry, index, bytes, signal, inThread)
       const expected = inThread ? blockHash(manifest, index) : undefined
       const length = bytes.length
       const opened = acquiring
@@ -430,52 +428,41 @@ export class BlockCache {
     }
   }
 
-  /** The blob's manifest, once `bytes` are verified as its block `index` (CorruptBlockError if not). */
-  async #verifiedManifest(
+  /**
+   * The blob's manifest, once `bytes` are verified as its block `index` (CorruptBlockError if not);
+   * with `hashLater`, only their length is checked here (the write thread hashes them).
+   */
+  async #checkedManifest(
     entry: Entry,
     index: number,
     bytes: Uint8Array,
-    signal?: AbortSignal,
+    signal: AbortSignal | undefined,
+    hashLater = false,
   ): Promise<Manifest> {
     signal?.throwIfAborted()
     const { contentId } = entry
     checkIndex(entry, index)
     const manifest = await this.#track(this.#manifest(entry, signal))
     if (!manifest) throw new ManifestMissingError(`the manifest of ${contentId} is gone`)
-    // A block the blob session verified on receipt is not hashed again (its digest is remembered).
-    if (!verifyBlockOnce(manifest, index, bytes)) {
+    if (hashLater) {
+      const expected = blockLength(entry, index)
+      if (bytes.length !== expected)
+        throw new CorruptBlockError(
+          `block ${index} of ${contentId} has ${bytes.length} bytes, not ${expected}`,
+        )
+    } else if (!verifyBlockOnce(manifest, index, bytes)) {
+      // A block the blob session verified on receipt is not hashed again (its digest is remembered).
       throw new CorruptBlockError(`block ${index} of ${contentId} does not match its manifest`)
     }
     return manifest
   }
 
   /**
-   * The blob's manifest, for bytes of block `index` the write thread is to verify; only their length
-   * is checked here (CorruptBlockError).
-   */
-  async #manifestFor(
-    entry: Entry,
-    index: number,
-    bytes: Uint8Array,
-    signal?: AbortSignal,
-  ): Promise<Manifest> {
-    signal?.throwIfAborted()
-    checkIndex(entry, index)
-    const manifest = await this.#track(this.#manifest(entry, signal))
-    if (!manifest) throw new ManifestMissingError(`the manifest of ${entry.contentId} is gone`)
-    if (bytes.length !== blockLength(entry, index)) {
-      throw new CorruptBlockError(
-        `block ${index} of ${entry.contentId} has ${bytes.length} bytes, not ${blockLength(entry, index)}`,
-      )
-    }
-    return manifest
-  }
-
-  /**
-   * Writes a block verified against `manifest` unless present. `commit`: wait for its bitmap commit;
-   * otherwise it waits in `pending` for the writer's commit. True when this call wrote the block.
-   * `expected`: the bytes are not verified yet; the write thread verifies them against this hash
-   * (BlockMismatchError, a CorruptBlockError, when they do not match) as it writes them.
+   * Writes a block unless present: bytes verified against `manifest` (by the caller, or here when
+   * `manifest` is undefined), or, given `expected`, bytes the write thread verifies against that
+   * hash as it writes them (BlockMismatchError, a CorruptBlockError, when they do not match).
+   * `commit`: wait for its bitmap commit; otherwise it waits in `pending` for the writer's commit.
+   * True when this call wrote the block.
    */
   async #writeVerified(
     entry: Entry,
@@ -486,15 +473,20 @@ export class BlockCache {
     signal?: AbortSignal,
     expected?: Uint8Array,
   ): Promise<boolean> {
-    if (manifest === undefined) await this.#verifiedManifest(entry, index, bytes, signal)
+    if (manifest === undefined) await this.#checkedManifest(entry, index, bytes, signal)
     else signal?.throwIfAborted()
     const { contentId } = entry
     this.touch(contentId)
     if (isPresent(entry, index)) return false
-    const running = entry.writing?.get(index)
-    if (running) {
-      await running
-      return false
+    for (let running = entry.writing?.get(index); running; running = entry.writing?.get(index)) {
+      try {
+        await running
+        return false
+      } catch (error) {
+        // That write's bytes were bad (unverified ones the write thread refused): ours may be good.
+        if (!(error instanceof BlockMismatchError)) throw error
+      }
+      if (isPresent(entry, index)) return false
     }
     const write = this.#track(this.#writeNewBlock(entry, index, bytes, commit, signal, expected))
     entry.writing ??= new Map()
@@ -774,8 +766,12 @@ export class BlockCache {
         if (expected === undefined) return writeAt(handle, bytes, position)
         handle.assertOpen()
         return handle.track(this.#writeThread.write(handle.fd, position, bytes, expected)).catch((error) => {
-          if (!(error instanceof BlockMismatchError)) throw error
-          throw new BlockMismatchError(`block ${index} of ${entry.contentId} does not match its manifest`)
+          const where = `block ${index} of ${entry.contentId}`
+          if (error instanceof BlockMismatchError)
+            throw new BlockMismatchError(`${where} does not match its manifest`, index)
+          if (error instanceof ThreadWriteError)
+            throw new ThreadWriteError(`writing ${where}: ${error.message}`, error.code)
+          throw error
         })
       })
     } finally {

@@ -46,6 +46,12 @@ parentPort.on('message', (ops) => {
 /** A block whose bytes did not hash to what its manifest says (raised by BlockWriteThread). */
 export class BlockMismatchError extends CorruptBlockError {
   override name = 'BlockMismatchError'
+  /** The block's index, when the raiser knows it. */
+  readonly index: number | undefined
+  constructor(message: string, index?: number) {
+    super(message)
+    this.index = index
+  }
 }
 
 /** A failed write in the thread, with the system error's code (ENOSPC, EIO...). */
@@ -114,8 +120,9 @@ export class BlockWriteThread {
    * bytes are copied.
    */
   write(fd: number, position: number, bytes: Uint8Array, sha256: Uint8Array): Promise<void> {
-    if (this.#closed)
-      return Promise.reject(new ThreadWriteError('the block write thread is closed', undefined))
+    if (this.#closed) return Promise.reject(new ThreadWriteError('the cache is closing', undefined))
+    if ((bytes.buffer as ArrayBuffer & { detached?: boolean }).detached === true)
+      return Promise.reject(new TypeError('the bytes were handed over already (their buffer is detached)'))
     const own = bytes.buffer instanceof ArrayBuffer && bytes.buffer.byteLength - bytes.length <= MOVABLE_SLACK
     const buffer = own ? (bytes.buffer as ArrayBuffer) : copyOf(bytes)
     const offset = own ? bytes.byteOffset : 0
@@ -139,13 +146,16 @@ export class BlockWriteThread {
     return done
   }
 
-  /** Stops the thread; writes not done yet fail. */
+  /**
+   * Stops the thread; writes not done yet fail, once the thread has stopped (their descriptors may
+   * be closed then, and their numbers reused, without the thread writing into another file).
+   */
   async close(): Promise<void> {
     this.#closed = true
     const worker = this.#worker
     this.#worker = undefined
-    this.#failAll(new ThreadWriteError('the block write thread was stopped', undefined))
     await worker?.terminate()
+    this.#failAll(new ThreadWriteError('the cache closed before the block was written', undefined))
   }
 
   #post(): void {
@@ -154,17 +164,20 @@ export class BlockWriteThread {
     const batch = this.#batch
     this.#batch = []
     this.#batchBytes = 0
-    let worker: Worker
     try {
-      worker = this.#thread()
+      const worker = this.#thread()
+      // A buffer listed twice cannot be transferred: the second op gets a copy.
+      const moved = new Set<ArrayBuffer>()
+      for (const op of batch) {
+        if (moved.has(op.buffer)) op.buffer = op.buffer.slice(0)
+        moved.add(op.buffer)
+      }
+      worker.postMessage(batch, [...moved])
+      // Pending writes keep the process alive (a cache that closes waits for them), idle it does not.
+      worker.ref()
     } catch (error) {
       for (const op of batch) this.#settle(op.id, error as Error)
-      return
     }
-    worker.postMessage(
-      batch,
-      batch.map((op) => op.buffer),
-    )
   }
 
   #settle(id: number, error?: Error): void {
@@ -183,14 +196,14 @@ export class BlockWriteThread {
   #thread(): Worker {
     if (this.#worker !== undefined) return this.#worker
     const worker = new Worker(WORKER_SOURCE, { eval: true })
-    // Never what keeps the process alive: writes waited for keep their callers' work pending.
     worker.unref()
     worker.on('message', (results: Array<[number, number, string?, string?]>) => {
       for (const [id, status, code, message] of results) {
         if (status === 0) this.#settle(id)
         else if (status === 1) this.#settle(id, new BlockMismatchError('the block does not match its hash'))
-        else this.#settle(id, new ThreadWriteError(message ?? 'write failed', code))
+        else this.#settle(id, new ThreadWriteError(message ?? 'the write failed', code))
       }
+      if (this.#waiting.size === 0) worker.unref()
     })
     const fail = (error: Error) => {
       if (this.#worker !== worker) return
@@ -199,7 +212,9 @@ export class BlockWriteThread {
     }
     worker.on('error', fail)
     worker.on('exit', (code) =>
-      fail(new ThreadWriteError(`the block write thread exited (${code})`, undefined)),
+      fail(
+        new ThreadWriteError(`the cache's write thread stopped unexpectedly (exit code ${code})`, undefined),
+      ),
     )
     this.#worker = worker
     return worker

@@ -45,8 +45,8 @@ const dataFileCreates = new SyncWhileFast({ slowMs: 0.25 })
 
 const openAsync = promisify(open)
 const readAsync = promisify(read)
-const fdatasyncAsync = promisify(fdatasync)
 const closeAsync = promisify(close)
+const fdatasyncAsync = promisify(fdatasync)
 
 /** An open data file. */
 export type DataHandle = Descriptor

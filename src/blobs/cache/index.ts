@@ -8,6 +8,7 @@ export {
   type PinInfo,
   type PinTotals,
 } from './block-cache.ts'
+export { BlockMismatchError, ThreadWriteError } from './block-write-thread.ts'
 export {
   BlobRemovedError,
   BlockMissingError,

@@ -1,3 +1,4 @@
+import type { ServerResponse } from 'node:http'
 import type { FsBlobStore } from '../../blobs/index.ts'
 import { BlobNotFoundError, isContentId } from '../../blobs/index.ts'
 import type { Catalog } from '../../crdt/index.ts'
@@ -77,7 +78,7 @@ export function streamRoute(init: { streamer: () => TrackStreamer | undefined; c
     res.writeHead(range === null ? 200 : 206, headers)
     try {
       for (let next = first; !next.done; next = await chunks.next()) {
-        if (!res.write(next.value)) await new Promise<void>((resolve) => res.once('drain', resolve))
+        if (!res.write(next.value)) await drainedOrClosed(res)
         if (controller.signal.aborted) break
       }
       res.end()
@@ -129,4 +130,17 @@ function sendError({ res }: RequestContext, error: unknown): void {
     sendJson(res, 503, { error: { code: 'unavailable', message: error.message } })
   else if ((error as Error).name === 'AbortError') res.destroy()
   else sendJson(res, 500, { error: { code: 'internal', message: (error as Error).message } })
+}
+
+/** Until the response takes more bytes, or the player went away (then no 'drain' ever comes). */
+function drainedOrClosed(res: ServerResponse): Promise<void> {
+  return new Promise<void>((resolve) => {
+    const done = () => {
+      res.off('drain', done)
+      res.off('close', done)
+      resolve()
+    }
+    res.on('drain', done)
+    res.on('close', done)
+  })
 }

@@ -1,4 +1,4 @@
-import { BLOCK_SIZE, CorruptBlockError, type Manifest } from '../../blobs/index.ts'
+import { BLOCK_SIZE, BlockMismatchError, CorruptBlockError, type Manifest } from '../../blobs/index.ts'
 import {
   type Catalog,
   findTrack,
@@ -268,8 +268,14 @@ export class PinManager {
           const fetched = await this.#pool.use(peer, (session) => this.#fetchOn(session, item, signal))
           // Made durable after the session has moved on to other blobs: an fsync waits for the
           // disk, behind everything else written (measured in a 10k mirror: commit and close
-          // took 60 ms of a blob's ~140 ms, during which its session took no other blob).
-          if (fetched.writer !== undefined) await finish(fetched.writer, signal)
+          // took 60 ms of a blob's ~140 ms, during which its session took no other blob). The
+          // write thread may find a bad block only now: the peer's sessions are not trusted then.
+          if (fetched.writer !== undefined)
+            await finish(fetched.writer, signal).catch((error: unknown) => {
+              const bad = badBytes(error, item)
+              if (bad !== undefined) this.#pool.abortPeer(peer, bad)
+              throw bad ?? error
+            })
           this.#fetcher.recordSuccess(peer, fetched.bytes, performance.now() - started)
           return
         } catch (error) {
@@ -436,10 +442,24 @@ function storeCommittingRuns(
         await writer.commit(signal)
       }
     } catch (error) {
-      if (unverified && error instanceof CorruptBlockError) {
-        throw new BlockVerificationError(`${item.contentId.slice(0, 10)}: ${error.message}`, index)
-      }
-      throw error
+      // The session ends on it: the peer sent bad bytes.
+      throw (unverified ? badBytes(error, item) : undefined) ?? error
     }
   }
+}
+
+/**
+ * A bad block the cache's write thread found in unverified bytes (the bad block's own error, which
+ * may come with a later block or the commit), as the blob protocol reports one; undefined for any
+ * other error.
+ */
+function badBytes(error: unknown, item: FetchProgress): BlockVerificationError | undefined {
+  if (!(error instanceof CorruptBlockError)) return undefined
+  const mismatch = error instanceof BlockMismatchError
+  const index = mismatch ? error.index : undefined
+  return new BlockVerificationError(
+    `the bytes sent for "${item.title}"${index === undefined ? '' : ` (block ${index})`} do not match ` +
+      `their checksum: did the file change on that device?${mismatch ? '' : ` (${error.message})`}`,
+    index ?? -1,
+  )
 }

@@ -72,6 +72,11 @@ export class SessionPool {
     }
   }
 
+  /** Resets every session to `peer` (it sent bad bytes): their calls fail with `reason`. */
+  abortPeer(peer: string, reason: Error): void {
+    for (const pooled of this.#byPeer.get(peer) ?? []) pooled.session.abort(reason)
+  }
+
   /** Closes every session (waits for their calls). */
   async close(): Promise<void> {
     const all = [...this.#byPeer.values()].flat()
