@@ -326,7 +326,7 @@ export class BlockCache {
     this.#assertOpen()
     const entry = this.#entries.get(contentId)
     if (!entry) throw new ManifestMissingError(`no manifest for ${contentId}: put it before its blocks`)
-    await this.#writeVerified(entry, undefined, index, bytes, true, signal)
+    await this.#writeUnlessPresent(entry, undefined, index, bytes, true, signal)
     await this.#autoEvict(contentId)
   }
 
@@ -391,7 +391,7 @@ export class BlockCache {
       const length = bytes.length
       const opened = acquiring
       const write = opened
-        .then(() => this.#writeVerified(entry, manifest, index, bytes, false, signal, expected))
+        .then(() => this.#writeUnlessPresent(entry, manifest, index, bytes, false, signal, expected))
         .then(
           (wrote) => {
             if (wrote) uncommitted++
@@ -464,7 +464,7 @@ export class BlockCache {
    * `commit`: wait for its bitmap commit; otherwise it waits in `pending` for the writer's commit.
    * True when this call wrote the block.
    */
-  async #writeVerified(
+  async #writeUnlessPresent(
     entry: Entry,
     manifest: Manifest | undefined,
     index: number,
