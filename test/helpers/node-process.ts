@@ -38,8 +38,9 @@ export class NodeProcess {
     return this.description.peerId
   }
 
-  async start(extraArgs: string[] = []): Promise<NodeDescription> {
-    const args = [CLI, 'start', '--json', '--home', this.home, '--name', this.name]
+  /** `nodeArgs` go to Node before the CLI (e.g. `--import` of a test helper). */
+  async start(extraArgs: string[] = [], nodeArgs: string[] = []): Promise<NodeDescription> {
+    const args = [...nodeArgs, CLI, 'start', '--json', '--home', this.home, '--name', this.name]
     const ports = ['--tcp-port', '0', '--ws-port', '0', '--webrtc-port', '0', '--http-port', '0']
     const child = spawn(
       process.execPath,

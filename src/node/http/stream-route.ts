@@ -72,7 +72,7 @@ export function streamRoute(init: { streamer: () => TrackStreamer | undefined; c
     try {
       first = await chunks.next()
     } catch (error) {
-      sendError(ctx, error)
+      sendError(ctx, error, record.title)
       return true
     }
     res.writeHead(range === null ? 200 : 206, headers)
@@ -123,12 +123,14 @@ export function coverRoute(init: { covers: FsBlobStore; catalog: Catalog }): Rou
   }
 }
 
-function sendError({ res }: RequestContext, error: unknown): void {
+/** `title`, when known, names the track in the message (`cloudless get` prints it as it is). */
+function sendError({ res }: RequestContext, error: unknown, title?: string): void {
   if (error instanceof TrackNotFoundError)
     sendJson(res, 404, { error: { code: 'not-found', message: error.message } })
-  else if (error instanceof NoSourceError)
-    sendJson(res, 503, { error: { code: 'unavailable', message: error.message } })
-  else if ((error as Error).name === 'AbortError') res.destroy()
+  else if (error instanceof NoSourceError) {
+    const message = title === undefined ? error.message : `"${title}": ${error.message}`
+    sendJson(res, 503, { error: { code: 'unavailable', message } })
+  } else if ((error as Error).name === 'AbortError') res.destroy()
   else sendJson(res, 500, { error: { code: 'internal', message: (error as Error).message } })
 }
 

@@ -29,8 +29,10 @@ export function createMedia(init: {
 }): Media {
   const { catalog, selfId, membership, libp2p, cache, local } = init
   const tracksByContent = local.tracksByContent
-  const fetcher = new PeerFetcher(libp2p.services.blobExchange, (contentId) =>
-    candidatesFor(contentId, { catalog, tracksByContent, selfId, membership, libp2p }),
+  const fetcher = new PeerFetcher(
+    libp2p.services.blobExchange,
+    (contentId) => candidatesFor(contentId, { catalog, tracksByContent, selfId, membership, libp2p }),
+    (peer) => catalog.devices.get(peer)?.name,
   )
   const streamer = new TrackStreamer({ catalog, local, cache, fetcher })
   const pins = new PinManager({

@@ -1,4 +1,5 @@
 import type { Manifest } from '../../blobs/index.ts'
+import { BlockVerificationError, ManifestVerificationError } from '../protocols/blob/index.ts'
 import type { ExchangePort } from './ports.ts'
 
 export class NoSourceError extends Error {
@@ -20,11 +21,32 @@ interface PeerStats {
 export class PeerFetcher {
   readonly #exchange: ExchangePort
   readonly #candidates: (contentId: string) => string[]
+  readonly #nameOf: (peer: string) => string | undefined
   readonly #stats = new Map<string, PeerStats>()
 
-  constructor(exchange: ExchangePort, candidates: (contentId: string) => string[]) {
+  /** `nameOf` gives a device's name (as the user calls it) for error messages. */
+  constructor(
+    exchange: ExchangePort,
+    candidates: (contentId: string) => string[],
+    nameOf: (peer: string) => string | undefined = () => undefined,
+  ) {
     this.#exchange = exchange
     this.#candidates = candidates
+    this.#nameOf = nameOf
+  }
+
+  /** What went wrong with `peer`, for a user: the device by name, bad bytes said plainly. */
+  failure(peer: string, error: unknown): string {
+    const name = this.#nameOf(peer) ?? `device …${peer.slice(-8)}`
+    if (error instanceof BlockVerificationError)
+      return `${name} sent bytes that do not match their checksum (block ${error.index}): did the file change on that device?`
+    if (error instanceof ManifestVerificationError)
+      return `${name} sent a block list that does not match the file's content ID`
+    // The transport's own words, without the peer ID the exchange puts in front of them.
+    const cause = (error as Error).name === 'BlobTransferError' ? (error as Error).cause : error
+    const message = (cause as Error | undefined)?.message ?? String(cause)
+    if (/dials failed|ECONNREFUSED|no valid addresses/i.test(message)) return `${name} cannot be reached`
+    return `${name}: ${message}`
   }
 
   /** Candidates best first: recently failed ones last, then by measured throughput. */
@@ -47,7 +69,7 @@ export class PeerFetcher {
       } catch (error) {
         signal?.throwIfAborted()
         this.#failed(peer)
-        errors.push(`${short(peer)}: ${(error as Error).message}`)
+        errors.push(this.failure(peer, error))
       }
     }
     throw noSource(contentId, errors)
@@ -90,7 +112,7 @@ export class PeerFetcher {
             continue
           }
           this.#failed(peer)
-          errors.push(`${short(peer)}: ${(error as Error).message}`)
+          errors.push(this.failure(peer, error))
           break
         }
       }
@@ -141,7 +163,7 @@ export class PeerFetcher {
             continue
           }
           this.#failed(peer)
-          errors.push(`${short(peer)}: ${(error as Error).message}`)
+          errors.push(this.failure(peer, error))
           return
         }
       }
@@ -213,8 +235,4 @@ function noSource(contentId: string, errors: string[]): NoSourceError {
     return new NoSourceError(`no device that holds ${contentId.slice(0, 10)} is online`)
   }
   return new NoSourceError(`no device could deliver ${contentId.slice(0, 10)}: ${errors.join('; ')}`)
-}
-
-function short(peer: string): string {
-  return peer.slice(-8)
 }

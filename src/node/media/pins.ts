@@ -7,7 +7,11 @@ import {
   type TrackView,
   UserData,
 } from '../../crdt/index.ts'
-import { BlobExpectationError, BlockVerificationError } from '../protocols/blob/index.ts'
+import {
+  BlobExpectationError,
+  BlockVerificationError,
+  ManifestVerificationError,
+} from '../protocols/blob/index.ts'
 import type { LocalFiles } from './local-file.ts'
 import { busyPause, NoSourceError, type PeerFetcher, toRuns } from './peer-fetcher.ts'
 import type { PinCachePort } from './ports.ts'
@@ -286,7 +290,12 @@ export class PinManager {
             continue
           }
           this.#fetcher.recordFailure(peer)
-          errors.push(`${peer.slice(-8)}: ${(error as Error).message}`)
+          const failure = this.#fetcher.failure(peer, error)
+          // Wrong bytes are news even when another device then delivers: that device's copy (or
+          // the device itself) is not to be trusted.
+          if (error instanceof BlockVerificationError || error instanceof ManifestVerificationError)
+            this.#log(`"${item.title}": ${failure}`)
+          errors.push(failure)
           break
         }
       }
