@@ -62,7 +62,7 @@ describe('a device that sends wrong bytes', () => {
     const out = path.join(b.home, 'refused.bin')
     const result = await b.cli(['get', track.id, '-o', out])
     expect(result.code, result.stderr).toBe(1)
-    expect(result.stderr).toContain(`"${track.title}"`)
+    expect(result.stderr).toContain(`could not get "${track.title}"`)
     expect(result.stderr).toMatch(/alpha sent bytes that do not match their checksum \(block 0\)/)
     expect(result.stderr).toMatch(/gamma cannot be reached/)
     await expect(fs.access(out)).rejects.toThrow()
@@ -80,8 +80,12 @@ describe('a device that sends wrong bytes', () => {
     )
     expect(status.usage.completeBlobs).toBe(0)
     for (const f of status.fetching) expect(f.error, f.title).toMatch(/do not match their checksum/)
+    // Beta's log says it once per file, however often the fetch is tried again.
+    const said = b.log.split('\n').filter((line) => line.includes(`"${track.title}": alpha sent bytes`))
+    expect(said).toHaveLength(1)
   }, 60_000)
 
+  // Goes on from the test above: beta's mirror is on, and every track has failed with alpha's bytes.
   it('does not stop a mirror: once gamma is back, beta ends with every file, verified', async () => {
     await c.start()
     const withBytes = tracks.filter((t) => t.size > 0)
@@ -99,6 +103,5 @@ describe('a device that sends wrong bytes', () => {
       const bytes = new Uint8Array(await (await fetch(`${url}/stream/${t.id}`)).arrayBuffer())
       expect(sha256(bytes), t.title).toBe(sha256(await original(t)))
     }
-    expect(b.log).toMatch(/alpha sent bytes that do not match their checksum/)
   }, 120_000)
 })

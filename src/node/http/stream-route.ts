@@ -128,7 +128,7 @@ function sendError({ res }: RequestContext, error: unknown, title?: string): voi
   if (error instanceof TrackNotFoundError)
     sendJson(res, 404, { error: { code: 'not-found', message: error.message } })
   else if (error instanceof NoSourceError) {
-    const message = title === undefined ? error.message : `"${title}": ${error.message}`
+    const message = title === undefined ? error.message : `could not get "${title}": ${error.message}`
     sendJson(res, 503, { error: { code: 'unavailable', message } })
   } else if ((error as Error).name === 'AbortError') res.destroy()
   else sendJson(res, 500, { error: { code: 'internal', message: (error as Error).message } })

@@ -32,7 +32,7 @@ export function createMedia(init: {
   const fetcher = new PeerFetcher(
     libp2p.services.blobExchange,
     (contentId) => candidatesFor(contentId, { catalog, tracksByContent, selfId, membership, libp2p }),
-    (peer) => catalog.devices.get(peer)?.name,
+    (peer) => deviceLabel(catalog, peer),
   )
   const streamer = new TrackStreamer({ catalog, local, cache, fetcher })
   const pins = new PinManager({
@@ -80,4 +80,20 @@ function candidatesFor(
     if (peer !== ctx.selfId && !holders.includes(peer) && ctx.membership.isMember(peer)) ordered.push(peer)
   for (const d of holders) if (!connected.includes(d)) ordered.push(d)
   return ordered
+}
+
+// biome-ignore lint/suspicious/noControlCharactersInRegex: removing them is the point
+const CONTROL_CHARACTERS = /[\u0000-\u001f\u007f-\u009f]/g
+
+/**
+ * A device as its user calls it, for messages: its name from the catalog, without control
+ * characters (each device writes its own record), and with the end of its ID when another device
+ * goes by the same name (a copied home, or a device posing as another). Undefined when unnamed.
+ */
+function deviceLabel(catalog: Catalog, peer: string): string | undefined {
+  const name = catalog.devices.get(peer)?.name.replace(CONTROL_CHARACTERS, '').trim().slice(0, 64)
+  if (!name) return undefined
+  for (const [id, record] of catalog.devices.entries())
+    if (id !== peer && record.name.trim() === name) return `${name} (…${peer.slice(-8)})`
+  return name
 }

@@ -2,6 +2,9 @@ import type { Manifest } from '../../blobs/index.ts'
 import { BlockVerificationError, ManifestVerificationError } from '../protocols/blob/index.ts'
 import type { ExchangePort } from './ports.ts'
 
+/** How libp2p and the OS say a device could not be dialled. */
+const UNREACHABLE = /dials failed|ECONNREFUSED|EHOSTUNREACH|ENETUNREACH|ETIMEDOUT|no valid addresses/i
+
 export class NoSourceError extends Error {
   override name = 'NoSourceError'
 }
@@ -35,18 +38,35 @@ export class PeerFetcher {
     this.#nameOf = nameOf
   }
 
-  /** What went wrong with `peer`, for a user: the device by name, bad bytes said plainly. */
-  failure(peer: string, error: unknown): string {
-    const name = this.#nameOf(peer) ?? `device …${peer.slice(-8)}`
-    if (error instanceof BlockVerificationError)
-      return `${name} sent bytes that do not match their checksum (block ${error.index}): did the file change on that device?`
+  /**
+   * What went wrong with `peer` while fetching `contentId`, for a user: the device by name, wrong
+   * bytes and unreachable devices said plainly.
+   */
+  failure(peer: string, error: unknown, contentId: string): string {
+    const name = this.#nameOf(peer) || `device …${peer.slice(-8)}`
+    if (error instanceof BlockVerificationError) {
+      // A session ended by one blob's bad block fails the other blobs it was fetching with it.
+      if (error.contentId !== undefined && error.contentId !== contentId)
+        return `${name} sent wrong bytes for another file, so its transfers were stopped`
+      if (error.index < 0) return `${name}: ${error.message}`
+      return `${name} sent bytes that do not match their checksum (block ${error.index}): its copy is damaged, or the device misbehaves`
+    }
     if (error instanceof ManifestVerificationError)
       return `${name} sent a block list that does not match the file's content ID`
     // The transport's own words, without the peer ID the exchange puts in front of them.
-    const cause = (error as Error).name === 'BlobTransferError' ? (error as Error).cause : error
-    const message = (cause as Error | undefined)?.message ?? String(cause)
-    if (/dials failed|ECONNREFUSED|no valid addresses/i.test(message)) return `${name} cannot be reached`
+    const cause = (error as Error).name === 'BlobTransferError' ? ((error as Error).cause ?? error) : error
+    const message = cause instanceof Error ? cause.message : String(cause)
+    if (UNREACHABLE.test(message)) return `${name} cannot be reached`
     return `${name}: ${message}`
+  }
+
+  /** True when `error` is `peer` sending wrong bytes for `contentId` itself (not a session ended by another blob's). */
+  static sentWrongBytes(error: unknown, contentId: string): boolean {
+    if (error instanceof ManifestVerificationError) return true
+    return (
+      error instanceof BlockVerificationError &&
+      (error.contentId === undefined || error.contentId === contentId)
+    )
   }
 
   /** Candidates best first: recently failed ones last, then by measured throughput. */
@@ -69,7 +89,7 @@ export class PeerFetcher {
       } catch (error) {
         signal?.throwIfAborted()
         this.#failed(peer)
-        errors.push(this.failure(peer, error))
+        errors.push(this.failure(peer, error, contentId))
       }
     }
     throw noSource(contentId, errors)
@@ -112,7 +132,7 @@ export class PeerFetcher {
             continue
           }
           this.#failed(peer)
-          errors.push(this.failure(peer, error))
+          errors.push(this.failure(peer, error, contentId))
           break
         }
       }
@@ -163,7 +183,7 @@ export class PeerFetcher {
             continue
           }
           this.#failed(peer)
-          errors.push(this.failure(peer, error))
+          errors.push(this.failure(peer, error, contentId))
           return
         }
       }

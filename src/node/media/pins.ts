@@ -7,13 +7,9 @@ import {
   type TrackView,
   UserData,
 } from '../../crdt/index.ts'
-import {
-  BlobExpectationError,
-  BlockVerificationError,
-  ManifestVerificationError,
-} from '../protocols/blob/index.ts'
+import { BlobExpectationError, BlockVerificationError } from '../protocols/blob/index.ts'
 import type { LocalFiles } from './local-file.ts'
-import { busyPause, NoSourceError, type PeerFetcher, toRuns } from './peer-fetcher.ts'
+import { busyPause, NoSourceError, PeerFetcher, toRuns } from './peer-fetcher.ts'
 import type { PinCachePort } from './ports.ts'
 import { type SessionLike, type SessionOpener, SessionPool } from './session-pool.ts'
 import type { TrackStreamer } from './track-streamer.ts'
@@ -69,6 +65,8 @@ export class PinManager {
   readonly #log: (line: string) => void
   #running = 0
   readonly #concurrency: number
+  /** Devices and files whose wrong bytes were logged already. */
+  readonly #reportedWrongBytes = new Set<string>()
 
   constructor(init: {
     catalog: Catalog
@@ -290,11 +288,15 @@ export class PinManager {
             continue
           }
           this.#fetcher.recordFailure(peer)
-          const failure = this.#fetcher.failure(peer, error)
+          const failure = this.#fetcher.failure(peer, error, contentId)
           // Wrong bytes are news even when another device then delivers: that device's copy (or
-          // the device itself) is not to be trusted.
-          if (error instanceof BlockVerificationError || error instanceof ManifestVerificationError)
+          // the device itself) is not to be trusted. Once per device and file: failed fetches
+          // are tried again on every new connection.
+          const reported = `${peer} ${contentId}`
+          if (PeerFetcher.sentWrongBytes(error, contentId) && !this.#reportedWrongBytes.has(reported)) {
+            this.#reportedWrongBytes.add(reported)
             this.#log(`"${item.title}": ${failure}`)
+          }
           errors.push(failure)
           break
         }
@@ -468,7 +470,8 @@ function badBytes(error: unknown, item: FetchProgress): BlockVerificationError |
   const index = mismatch ? error.index : undefined
   return new BlockVerificationError(
     `the bytes sent for "${item.title}"${index === undefined ? '' : ` (block ${index})`} do not match ` +
-      `their checksum: did the file change on that device?${mismatch ? '' : ` (${error.message})`}`,
+      `their checksum${mismatch ? '' : ` (${error.message})`}`,
     index ?? -1,
+    item.contentId,
   )
 }

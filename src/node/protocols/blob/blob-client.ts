@@ -109,6 +109,7 @@ export async function* receiveBlocks(
             throw new BlockVerificationError(
               `block ${response.index} of ${contentId} from ${peer} does not match its hash`,
               response.index,
+              contentId,
             )
           }
           expected++

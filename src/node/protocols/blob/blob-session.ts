@@ -374,6 +374,7 @@ export class BlobSessionClient implements BlobSession {
       throw new BlockVerificationError(
         `block ${response.index} of ${call.contentId} from ${this.peer} does not match its hash`,
         response.index,
+        call.contentId,
       )
     }
     try {

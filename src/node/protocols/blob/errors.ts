@@ -45,11 +45,15 @@ export class BlobExpectationError extends Error {
 /** A block did not match its hash in the manifest: the peer is buggy or hostile. Nothing unverified was yielded. */
 export class BlockVerificationError extends Error {
   override name = 'BlockVerificationError'
+  /** The bad block (-1 when not known). */
   readonly index: number
+  /** The blob it belongs to: a session ended by it fails other blobs' calls with the same error. */
+  readonly contentId: string | undefined
 
-  constructor(message: string, index: number) {
+  constructor(message: string, index: number, contentId?: string) {
     super(message)
     this.index = index
+    this.contentId = contentId
   }
 }
 
