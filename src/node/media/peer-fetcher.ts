@@ -92,7 +92,7 @@ export class PeerFetcher {
         errors.push(this.failure(peer, error, contentId))
       }
     }
-    throw noSource(contentId, errors)
+    throw noSource(errors)
   }
 
   /**
@@ -137,7 +137,7 @@ export class PeerFetcher {
         }
       }
     }
-    throw noSource(contentId, errors)
+    throw noSource(errors)
   }
 
   /**
@@ -190,7 +190,7 @@ export class PeerFetcher {
     }
     const peers = this.rank(contentId)
     await Promise.all(peers.map(worker))
-    if (queue.length > 0) throw noSource(contentId, errors)
+    if (queue.length > 0) throw noSource(errors)
   }
 
   /** Notes a transfer made elsewhere (a session), for ranking. */
@@ -250,9 +250,9 @@ export function toRuns(indexes: number[], runLength: number): Array<{ first: num
   return runs
 }
 
-function noSource(contentId: string, errors: string[]): NoSourceError {
+function noSource(errors: string[]): NoSourceError {
   if (errors.length === 0) {
-    return new NoSourceError(`no device that holds ${contentId.slice(0, 10)} is online`)
+    return new NoSourceError('no device that holds it is online')
   }
-  return new NoSourceError(`no device could deliver ${contentId.slice(0, 10)}: ${errors.join('; ')}`)
+  return new NoSourceError(`no device could deliver it: ${errors.join('; ')}`)
 }

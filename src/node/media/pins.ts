@@ -8,6 +8,7 @@ import {
   UserData,
 } from '../../crdt/index.ts'
 import { BlobExpectationError, BlockVerificationError } from '../protocols/blob/index.ts'
+import { FailureLog } from './failure-log.ts'
 import type { LocalFiles } from './local-file.ts'
 import { busyPause, NoSourceError, PeerFetcher, toRuns } from './peer-fetcher.ts'
 import type { PinCachePort } from './ports.ts'
@@ -67,6 +68,7 @@ export class PinManager {
   readonly #concurrency: number
   /** Devices and files whose wrong bytes were logged already. */
   readonly #reportedWrongBytes = new Set<string>()
+  readonly #failures: FailureLog
 
   constructor(init: {
     catalog: Catalog
@@ -84,6 +86,7 @@ export class PinManager {
     this.#streamer = init.streamer
     this.#fetcher = init.fetcher
     this.#log = init.log ?? (() => {})
+    this.#failures = new FailureLog(this.#log)
     this.#pool = new SessionPool(init.sessions, this.#controller.signal)
     // Enough blobs at once to keep every session's pipeline full, and as many again finishing
     // (fsync, rename) after their session has moved on.
@@ -199,6 +202,7 @@ export class PinManager {
   }
 
   stop(): void {
+    this.#failures.flush()
     this.#controller.abort()
     void this.#pool.close()
   }
@@ -236,7 +240,10 @@ export class PinManager {
       next.state = 'fetching'
       this.#running++
       this.#fetch(next)
-        .then(() => this.#queue.delete(next.contentId))
+        .then(() => {
+          this.#queue.delete(next.contentId)
+          this.#failures.fetched(next.contentId)
+        })
         .catch((error: Error) => {
           // The blob may be complete all the same (the stream failed after its last block).
           if (this.#cache.isComplete(next.contentId)) {
@@ -245,7 +252,7 @@ export class PinManager {
           }
           next.state = 'failed'
           next.error = error.message
-          this.#log(`could not fetch ${next.title}: ${error.message}`)
+          this.#failures.failed(next.contentId, next.title, error.message)
         })
         .finally(() => {
           this.#running--
@@ -302,10 +309,11 @@ export class PinManager {
         }
       }
     }
+    // No content ID in the message: it goes with the track's title, and alike ones are logged together.
     throw new NoSourceError(
       errors.length === 0
-        ? `no device that holds ${contentId.slice(0, 10)} is online`
-        : `no device could deliver ${contentId.slice(0, 10)}: ${errors.join('; ')}`,
+        ? 'no device that holds it is online'
+        : `no device could deliver it: ${errors.join('; ')}`,
     )
   }
 
