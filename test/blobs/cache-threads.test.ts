@@ -53,6 +53,40 @@ it('writes blocks that match their hash at their positions, however many are han
   expect(readFileSync(file).equals(Buffer.concat(blocks))).toBe(true)
 })
 
+it('writes whole blocks directly and a last partial block plainly, more blocks than writes in flight', async () => {
+  // 256 KiB blocks, 12 per file and 3 files at once (the thread keeps 8 direct writes in flight),
+  // each file ending in a block whose length is no multiple of 4 KiB.
+  const thread = writeThread()
+  const files = ['a', 'b', 'c'].map((name) => ({
+    ...openFile(name),
+    blocks: [...Array.from({ length: 12 }, () => randomBytes(256 * 1024)), randomBytes(100_001)],
+  }))
+  await Promise.all(
+    files.flatMap(({ fd, blocks }) =>
+      blocks.map((block, i) => thread.write(fd, i * 256 * 1024, received(block), sha256(block))),
+    ),
+  )
+  for (const { file, blocks } of files) expect(readFileSync(file).equals(Buffer.concat(blocks))).toBe(true)
+})
+
+it('writes on tmpfs as well (/dev/shm); /dev/full, which refuses direct writes, is the ENOSPC test below', async () => {
+  const shm = await fs.mkdtemp('/dev/shm/cl-cache-threads-').catch(() => undefined)
+  if (shm === undefined) return
+  try {
+    const thread = writeThread()
+    const file = path.join(shm, 'data')
+    const fd = openSync(file, 'w+')
+    fds.push(fd)
+    const blocks = [randomBytes(256 * 1024), randomBytes(256 * 1024), randomBytes(5000)]
+    await Promise.all(
+      blocks.map((block, i) => thread.write(fd, i * 256 * 1024, received(block), sha256(block))),
+    )
+    expect(readFileSync(file).equals(Buffer.concat(blocks))).toBe(true)
+  } finally {
+    await fs.rm(shm, { recursive: true, force: true })
+  }
+})
+
 it('refuses a block that does not match its hash and writes nothing of it', async () => {
   const thread = writeThread()
   const { file, fd } = openFile('data')

@@ -15,30 +15,129 @@ import { CorruptBlockError } from './errors.ts'
  * 1 GiB in 200 files: 336-356 MB/s to tmpfs against 227-248 with everything on one thread, 277-304
  * against 261-262 to disk.
  *
- * Blocks are written in the order they were handed over. The descriptor must stay open until the
- * write settles (Descriptor.track).
+ * Blocks are written with direct I/O where the system allows it (Linux, a file system that takes
+ * O_DIRECT; else, and for the last partial 4 KiB of a file, plain writes): through a second
+ * descriptor of the same file (/proc/self/fd), from a small aligned arena, up to 8 writes at once
+ * in libuv's pool. Why: a mirror writes gigabytes that nobody reads soon, and through the page
+ * cache every one of them takes a fresh page. On this VM a page not touched lately costs the
+ * kernel ~8x the CPU (measured: 1 GiB written into new files took 0.3 s of kernel time with pages
+ * freed seconds before, 1.3-2.9 s without), and on any machine a mirror pushed the user's own
+ * files out of memory. Alternating 1 GiB mirrors to disk: 259.6, 227.9, 258.8 MB/s against 229.8,
+ * 230.7, 229.8 with buffered writes; 10k tracks 131.3, 170.9 against 131.5, 144.6. Direct writes
+ * one at a time in the thread were slower (159-197 against 206 MB/s): the thread waited for the
+ * disk. The fdatasync at a blob's commit still makes it durable (file size, the disk's cache).
+ *
+ * The descriptor must stay open until the write settles (Descriptor.track).
  */
 const WORKER_SOURCE = `
 const { parentPort } = process.getBuiltinModule('node:worker_threads')
 const { createHash } = process.getBuiltinModule('node:crypto')
-const { writeSync } = process.getBuiltinModule('node:fs')
-parentPort.on('message', (ops) => {
-  const results = []
-  for (const op of ops) {
-    const bytes = new Uint8Array(op.buffer, op.offset, op.length)
-    const digest = createHash('sha256').update(bytes).digest()
-    if (!digest.equals(op.sha256)) {
-      results.push([op.id, 1])
-      continue
-    }
+const { closeSync, constants, openSync, write, writeSync } = process.getBuiltinModule('node:fs')
+
+// Direct I/O (see the comment above WORKER_SOURCE): positions and lengths in multiples of ALIGN, from memory at an
+// address the kernel accepts (found by trying, once: JavaScript cannot see addresses), SLOTS writes
+// in flight in libuv's pool.
+const ALIGN = 4096
+const SLOT_BYTES = 256 * 1024
+const SLOTS = 8
+let direct = process.platform === 'linux' && typeof constants.O_DIRECT === 'number'
+const arena = direct ? new Uint8Array(SLOTS * SLOT_BYTES + ALIGN) : undefined
+let base = -1
+const freeSlots = Array.from({ length: SLOTS }, (_, i) => i)
+const slotWaiters = []
+const takeSlot = () =>
+  freeSlots.length > 0 ? Promise.resolve(freeSlots.pop()) : new Promise((resolve) => slotWaiters.push(resolve))
+const giveSlot = (slot) => {
+  const next = slotWaiters.shift()
+  if (next !== undefined) next(slot)
+  else freeSlots.push(slot)
+}
+const writeAsync = (fd, buffer, offset, length, position) =>
+  new Promise((resolve, reject) =>
+    write(fd, buffer, offset, length, position, (error, written) => (error ? reject(error) : resolve(written))),
+  )
+
+/** A second descriptor of the same file, opened for direct I/O; -1 if the file system refuses it. */
+function directFd(fd, opened) {
+  let d = opened.get(fd)
+  if (d !== undefined) return d
+  try {
+    d = openSync('/proc/self/fd/' + fd, constants.O_WRONLY | constants.O_DIRECT)
+  } catch {
+    // The file system (or a system without /proc) does not do it: buffered writes from now on.
+    direct = false
+    d = -1
+  }
+  opened.set(fd, d)
+  return d
+}
+
+/** Writes 'chunk' from the first arena offset the kernel accepts; that offset, or -1 (no direct I/O from now on). */
+function probe(d, chunk, position) {
+  for (let offset = 0; offset < ALIGN; offset += 16) {
+    arena.set(chunk, offset)
     try {
-      for (let done = 0; done < bytes.length; )
-        done += writeSync(op.fd, bytes, done, bytes.length - done, op.position + done)
-      results.push([op.id, 0])
+      if (writeSync(d, arena, offset, chunk.length, position) !== chunk.length) return -1
+      return offset
     } catch (error) {
-      results.push([op.id, 2, error.code, error.message])
+      if (error.code !== 'EINVAL') throw error
     }
   }
+  direct = false
+  return -1
+}
+
+/** Writes the first 'length' bytes (a multiple of ALIGN) directly; how many it wrote (a multiple of ALIGN). */
+async function writeDirect(d, bytes, length, position) {
+  let done = 0
+  while (done < length) {
+    const n = Math.min(SLOT_BYTES, length - done)
+    const slot = await takeSlot()
+    try {
+      if (base < 0) {
+        base = probe(d, bytes.subarray(done, done + n), position + done)
+        if (base < 0) break
+        done += n
+        continue
+      }
+      const at = base + slot * SLOT_BYTES
+      arena.set(bytes.subarray(done, done + n), at)
+      const wrote = await writeAsync(d, arena, at, n, position + done)
+      done += wrote
+      if (wrote !== n) break
+    } finally {
+      giveSlot(slot)
+    }
+  }
+  return done - (done % ALIGN)
+}
+
+async function writeBlock(fd, bytes, position, opened) {
+  let done = 0
+  const aligned = bytes.length - (bytes.length % ALIGN)
+  if (direct && aligned > 0 && position % ALIGN === 0) {
+    const d = directFd(fd, opened)
+    if (d >= 0) done = await writeDirect(d, bytes, aligned, position)
+  }
+  while (done < bytes.length) done += writeSync(fd, bytes, done, bytes.length - done, position + done)
+}
+
+parentPort.on('message', async (ops) => {
+  const opened = new Map()
+  const results = await Promise.all(
+    ops.map(async (op) => {
+      const bytes = new Uint8Array(op.buffer, op.offset, op.length)
+      const digest = createHash('sha256').update(bytes).digest()
+      if (!digest.equals(op.sha256)) return [op.id, 1]
+      try {
+        await writeBlock(op.fd, bytes, op.position, opened)
+        return [op.id, 0]
+      } catch (error) {
+        return [op.id, 2, error.code, error.message]
+      }
+    }),
+  )
+  for (const d of opened.values()) if (d >= 0) closeSync(d)
   parentPort.postMessage(results)
 })
 `
