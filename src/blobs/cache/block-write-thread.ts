@@ -34,15 +34,14 @@ const { parentPort } = process.getBuiltinModule('node:worker_threads')
 const { createHash } = process.getBuiltinModule('node:crypto')
 const { closeSync, constants, openSync, write, writeSync } = process.getBuiltinModule('node:fs')
 
-// Direct I/O (see the comment above WORKER_SOURCE): positions and lengths in multiples of ALIGN, from memory at an
-// address the kernel accepts (found by trying, once: JavaScript cannot see addresses), SLOTS writes
-// in flight in libuv's pool.
+// Direct I/O (see the comment above WORKER_SOURCE): positions and lengths in multiples of ALIGN,
+// from page-aligned memory (a WebAssembly memory's buffer: V8 maps it whole pages at a time; an
+// ArrayBuffer's address is not to be known from JavaScript), SLOTS writes in flight in libuv's pool.
 const ALIGN = 4096
 const SLOT_BYTES = 256 * 1024
 const SLOTS = 8
 let direct = process.platform === 'linux' && typeof constants.O_DIRECT === 'number'
-const arena = direct ? new Uint8Array(SLOTS * SLOT_BYTES + ALIGN) : undefined
-let base = -1
+const arena = direct ? new Uint8Array(new WebAssembly.Memory({ initial: (SLOTS * SLOT_BYTES) / 65536 }).buffer) : undefined
 const freeSlots = Array.from({ length: SLOTS }, (_, i) => i)
 const slotWaiters = []
 const takeSlot = () =>
@@ -57,54 +56,38 @@ const writeAsync = (fd, buffer, offset, length, position) =>
     write(fd, buffer, offset, length, position, (error, written) => (error ? reject(error) : resolve(written))),
   )
 
-/** A second descriptor of the same file, opened for direct I/O; -1 if the file system refuses it. */
+/** A second descriptor of the same file, opened for direct I/O; -1 if that is not possible now. */
 function directFd(fd, opened) {
   let d = opened.get(fd)
   if (d !== undefined) return d
   try {
     d = openSync('/proc/self/fd/' + fd, constants.O_WRONLY | constants.O_DIRECT)
-  } catch {
-    // The file system (or a system without /proc) does not do it: buffered writes from now on.
-    direct = false
+  } catch (error) {
+    // The file system refuses it, or there is no /proc: plain writes from now on. Anything else
+    // (out of descriptors, say) only for this batch.
+    if (['EINVAL', 'ENOENT', 'EACCES', 'EPERM', 'EOPNOTSUPP'].includes(error.code)) direct = false
     d = -1
   }
   opened.set(fd, d)
   return d
 }
 
-/** Writes 'chunk' from the first arena offset the kernel accepts; that offset, or -1 (no direct I/O from now on). */
-function probe(d, chunk, position) {
-  for (let offset = 0; offset < ALIGN; offset += 16) {
-    arena.set(chunk, offset)
-    try {
-      if (writeSync(d, arena, offset, chunk.length, position) !== chunk.length) return -1
-      return offset
-    } catch (error) {
-      if (error.code !== 'EINVAL') throw error
-    }
-  }
-  direct = false
-  return -1
-}
-
-/** Writes the first 'length' bytes (a multiple of ALIGN) directly; how many it wrote (a multiple of ALIGN). */
+/** Writes what it can of the first 'length' bytes (a multiple of ALIGN) directly; how many (a multiple of ALIGN). */
 async function writeDirect(d, bytes, length, position) {
   let done = 0
   while (done < length) {
     const n = Math.min(SLOT_BYTES, length - done)
     const slot = await takeSlot()
     try {
-      if (base < 0) {
-        base = probe(d, bytes.subarray(done, done + n), position + done)
-        if (base < 0) break
-        done += n
-        continue
-      }
-      const at = base + slot * SLOT_BYTES
+      const at = slot * SLOT_BYTES
       arena.set(bytes.subarray(done, done + n), at)
       const wrote = await writeAsync(d, arena, at, n, position + done)
       done += wrote
       if (wrote !== n) break
+    } catch (error) {
+      // A file system that takes direct writes only on its own terms: this block goes plainly.
+      if (error.code === 'EINVAL') break
+      throw error
     } finally {
       giveSlot(slot)
     }
@@ -137,7 +120,11 @@ parentPort.on('message', async (ops) => {
       }
     }),
   )
-  for (const d of opened.values()) if (d >= 0) closeSync(d)
+  for (const d of opened.values()) {
+    try {
+      if (d >= 0) closeSync(d)
+    } catch {}
+  }
   parentPort.postMessage(results)
 })
 `
