@@ -17,7 +17,7 @@ import { CorruptBlockError } from './errors.ts'
  *
  * Blocks are written with direct I/O where the system allows it (Linux, a file system that takes
  * O_DIRECT; else, and for the last partial 4 KiB of a file, plain writes): through a second
- * descriptor of the same file (/proc/self/fd), from a small aligned arena, up to 8 writes at once
+ * descriptor of the same file (/proc/self/fd), from page-aligned memory, up to 8 writes at once
  * in libuv's pool. Why: a mirror writes gigabytes that nobody reads soon, and through the page
  * cache every one of them takes a fresh page. On this VM a page not touched lately costs the
  * kernel ~8x the CPU (measured: 1 GiB written into new files took 0.3 s of kernel time with pages
