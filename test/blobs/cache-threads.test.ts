@@ -1,9 +1,13 @@
 import { createHash, randomBytes } from 'node:crypto'
-import { closeSync, promises as fs, openSync, readFileSync } from 'node:fs'
+import { closeSync, constants, promises as fs, openSync, readFileSync } from 'node:fs'
 import os from 'node:os'
 import path from 'node:path'
 import { afterEach, beforeEach, expect, it } from 'vitest'
-import { BlockMismatchError, BlockWriteThread } from '../../src/blobs/cache/block-write-thread.ts'
+import {
+  BlockMismatchError,
+  BlockWriteThread,
+  ThreadWriteError,
+} from '../../src/blobs/cache/block-write-thread.ts'
 import { CorruptBlockError } from '../../src/blobs/index.ts'
 
 // The cache's write thread: blocks verified and written off the event loop.
@@ -31,8 +35,8 @@ function openFile(name: string): { file: string; fd: number } {
   return { file, fd }
 }
 
-function writeThread(): BlockWriteThread {
-  const thread = new BlockWriteThread()
+function writeThread(options?: ConstructorParameters<typeof BlockWriteThread>[0]): BlockWriteThread {
+  const thread = new BlockWriteThread(options)
   threads.push(thread)
   return thread
 }
@@ -69,6 +73,75 @@ it('writes whole blocks directly and a last partial block plainly, more blocks t
   for (const { file, blocks } of files) expect(readFileSync(file).equals(Buffer.concat(blocks))).toBe(true)
 })
 
+/** Whether files in `folder` open with O_DIRECT (ext4 and xfs do; tmpfs does not). */
+function takesDirectIo(folder: string): boolean {
+  if (typeof constants.O_DIRECT !== 'number') return false
+  try {
+    closeSync(
+      openSync(path.join(folder, 'probe'), constants.O_CREAT | constants.O_WRONLY | constants.O_DIRECT),
+    )
+    return true
+  } catch {
+    return false
+  }
+}
+
+/** 256 KiB blocks and a last one of 100,001 bytes, written at once through `thread` into a new file. */
+async function writeFile(thread: BlockWriteThread, name: string, full = 4) {
+  const { file, fd } = openFile(name)
+  const blocks = [...Array.from({ length: full }, () => randomBytes(256 * 1024)), randomBytes(100_001)]
+  const writes = blocks.map((block, i) => thread.write(fd, i * 256 * 1024, received(block), sha256(block)))
+  return { file, blocks, writes }
+}
+
+it('writes with direct I/O where the file system takes it, and only a last partial 4 KiB plainly', async (ctx) => {
+  if (!takesDirectIo(dir)) ctx.skip(`${dir} refuses O_DIRECT: nothing to check here`)
+  const thread = writeThread()
+  const { file, blocks, writes } = await writeFile(thread, 'data')
+  await Promise.all(writes)
+  expect(readFileSync(file).equals(Buffer.concat(blocks))).toBe(true)
+  const tail = 100_001 % 4096
+  expect(thread.stats).toEqual({
+    directBytes: 4 * 256 * 1024 + 100_001 - tail,
+    plainBytes: tail,
+    directOff: undefined,
+  })
+})
+
+it('writes a block plainly when the file system refuses a direct write of it (EINVAL)', async (ctx) => {
+  if (!takesDirectIo(dir)) ctx.skip(`${dir} refuses O_DIRECT: nothing to check here`)
+  const thread = writeThread({ faults: { directWrite: { code: 'EINVAL', times: 1 } } })
+  const { file, blocks, writes } = await writeFile(thread, 'data')
+  await Promise.all(writes)
+  expect(readFileSync(file).equals(Buffer.concat(blocks))).toBe(true)
+  // One block went plainly; direct I/O stays on for the others.
+  expect(thread.stats.plainBytes).toBe(256 * 1024 + (100_001 % 4096))
+  expect(thread.stats.directOff).toBeUndefined()
+})
+
+it('fails only the block whose direct write failed (EIO), and keeps writing', async (ctx) => {
+  if (!takesDirectIo(dir)) ctx.skip(`${dir} refuses O_DIRECT: nothing to check here`)
+  const thread = writeThread({ faults: { directWrite: { code: 'EIO', times: 1 } } })
+  const { blocks, writes } = await writeFile(thread, 'data')
+  const settled = await Promise.allSettled(writes)
+  const failed = settled.flatMap((result, i) =>
+    result.status === 'rejected' ? [{ i, error: result.reason }] : [],
+  )
+  expect(failed).toHaveLength(1)
+  expect(failed[0]!.error).toBeInstanceOf(ThreadWriteError)
+  expect(failed[0]!.error).toMatchObject({ code: 'EIO' })
+  // The others are in the file, at their positions.
+  const bytes = readFileSync(path.join(dir, 'data'))
+  for (const [i, block] of blocks.entries()) {
+    if (i === failed[0]!.i) continue
+    expect(bytes.subarray(i * 256 * 1024, i * 256 * 1024 + block.length).equals(block)).toBe(true)
+  }
+  // And the thread goes on: a second file is written whole.
+  const next = await writeFile(thread, 'next')
+  await Promise.all(next.writes)
+  expect(readFileSync(next.file).equals(Buffer.concat(next.blocks))).toBe(true)
+})
+
 it('writes on tmpfs as well (/dev/shm); /dev/full, which refuses direct writes, is the ENOSPC test below', async () => {
   const shm = await fs.mkdtemp('/dev/shm/cl-cache-threads-').catch(() => undefined)
   if (shm === undefined) return
@@ -82,6 +155,8 @@ it('writes on tmpfs as well (/dev/shm); /dev/full, which refuses direct writes, 
       blocks.map((block, i) => thread.write(fd, i * 256 * 1024, received(block), sha256(block))),
     )
     expect(readFileSync(file).equals(Buffer.concat(blocks))).toBe(true)
+    // tmpfs refuses O_DIRECT: everything went through the page cache, and the thread says why.
+    if (!takesDirectIo(shm)) expect(thread.stats).toMatchObject({ directBytes: 0, directOff: 'EINVAL' })
   } finally {
     await fs.rm(shm, { recursive: true, force: true })
   }

@@ -30,7 +30,7 @@ import { CorruptBlockError } from './errors.ts'
  * The descriptor must stay open until the write settles (Descriptor.track).
  */
 const WORKER_SOURCE = `
-const { parentPort } = process.getBuiltinModule('node:worker_threads')
+const { parentPort, workerData } = process.getBuiltinModule('node:worker_threads')
 const { createHash } = process.getBuiltinModule('node:crypto')
 const { closeSync, constants, openSync, write, writeSync } = process.getBuiltinModule('node:fs')
 
@@ -51,10 +51,22 @@ const giveSlot = (slot) => {
   if (next !== undefined) next(slot)
   else freeSlots.push(slot)
 }
+// Bytes written each way, and why direct I/O went off (reported with every batch's results).
+const counts = { directBytes: 0, plainBytes: 0, directOff: undefined }
+if (!direct) counts.directOff = 'unsupported'
+// Tests make direct writes fail (BlockWriteThreadOptions.faults).
+const fault = workerData?.faults?.directWrite
+let faultsLeft = fault?.times ?? 0
 const writeAsync = (fd, buffer, offset, length, position) =>
-  new Promise((resolve, reject) =>
-    write(fd, buffer, offset, length, position, (error, written) => (error ? reject(error) : resolve(written))),
-  )
+  new Promise((resolve, reject) => {
+    if (faultsLeft > 0) {
+      faultsLeft--
+      const error = new Error(fault.code + ': injected by a test')
+      error.code = fault.code
+      return reject(error)
+    }
+    write(fd, buffer, offset, length, position, (error, written) => (error ? reject(error) : resolve(written)))
+  })
 
 /** A second descriptor of the same file, opened for direct I/O; -1 if that is not possible now. */
 function directFd(fd, opened) {
@@ -65,7 +77,10 @@ function directFd(fd, opened) {
   } catch (error) {
     // The file system refuses it, or there is no /proc: plain writes from now on. Anything else
     // (out of descriptors, say) only for this batch.
-    if (['EINVAL', 'ENOENT', 'EACCES', 'EPERM', 'EOPNOTSUPP'].includes(error.code)) direct = false
+    if (['EINVAL', 'ENOENT', 'EACCES', 'EPERM', 'EOPNOTSUPP'].includes(error.code)) {
+      direct = false
+      counts.directOff = error.code
+    }
     d = -1
   }
   opened.set(fd, d)
@@ -101,7 +116,9 @@ async function writeBlock(fd, bytes, position, opened) {
   if (direct && aligned > 0 && position % ALIGN === 0) {
     const d = directFd(fd, opened)
     if (d >= 0) done = await writeDirect(d, bytes, aligned, position)
+    counts.directBytes += done
   }
+  counts.plainBytes += bytes.length - done
   while (done < bytes.length) done += writeSync(fd, bytes, done, bytes.length - done, position + done)
 }
 
@@ -125,7 +142,7 @@ parentPort.on('message', async (ops) => {
       if (d >= 0) closeSync(d)
     } catch {}
   }
-  parentPort.postMessage(results)
+  parentPort.postMessage([results, counts])
 })
 `
 
@@ -189,7 +206,24 @@ function copyOf(bytes: Uint8Array): ArrayBuffer {
 const POST_BYTES = 4 * 1024 * 1024
 const POST_AFTER_MS = 10
 
+/** How the thread has written so far. */
+export interface WriteThreadStats {
+  /** Bytes written with direct I/O. */
+  directBytes: number
+  /** Bytes written through the page cache (a file's last partial 4 KiB, or all where direct I/O is off). */
+  plainBytes: number
+  /** Why direct I/O is off for good ('unsupported', or the error code opening a file with it gave), if it is. */
+  directOff: string | undefined
+}
+
+export interface BlockWriteThreadOptions {
+  /** For tests: the next `times` direct writes fail with the system error `code` (EIO, EINVAL...). */
+  faults?: { directWrite?: { code: string; times: number } }
+}
+
 export class BlockWriteThread {
+  readonly #options: BlockWriteThreadOptions
+  #stats: WriteThreadStats = { directBytes: 0, plainBytes: 0, directOff: undefined }
   #worker: Worker | undefined
   #nextId = 0
   readonly #waiting = new Map<number, Waiting>()
@@ -197,6 +231,15 @@ export class BlockWriteThread {
   #batchBytes = 0
   #postQueued = false
   #closed = false
+
+  constructor(options: BlockWriteThreadOptions = {}) {
+    this.#options = options
+  }
+
+  /** As of the last batch the thread finished. */
+  get stats(): WriteThreadStats {
+    return { ...this.#stats }
+  }
 
   /**
    * Hashes `bytes`, and writes them at `position` of `fd` if the digest is `sha256`; rejects with
@@ -281,16 +324,20 @@ export class BlockWriteThread {
 
   #thread(): Worker {
     if (this.#worker !== undefined) return this.#worker
-    const worker = new Worker(WORKER_SOURCE, { eval: true })
+    const worker = new Worker(WORKER_SOURCE, { eval: true, workerData: { faults: this.#options.faults } })
     worker.unref()
-    worker.on('message', (results: Array<[number, number, string?, string?]>) => {
-      for (const [id, status, code, message] of results) {
-        if (status === 0) this.#settle(id)
-        else if (status === 1) this.#settle(id, new BlockMismatchError('the block does not match its hash'))
-        else this.#settle(id, new ThreadWriteError(message ?? 'the write failed', code))
-      }
-      if (this.#waiting.size === 0) worker.unref()
-    })
+    worker.on(
+      'message',
+      ([results, stats]: [Array<[number, number, string?, string?]>, WriteThreadStats]) => {
+        this.#stats = stats
+        for (const [id, status, code, message] of results) {
+          if (status === 0) this.#settle(id)
+          else if (status === 1) this.#settle(id, new BlockMismatchError('the block does not match its hash'))
+          else this.#settle(id, new ThreadWriteError(message ?? 'the write failed', code))
+        }
+        if (this.#waiting.size === 0) worker.unref()
+      },
+    )
     const fail = (error: Error) => {
       if (this.#worker !== worker) return
       this.#worker = undefined
