@@ -29,7 +29,14 @@ import { mkdir, readdir, rm } from 'node:fs/promises'
 import { join, relative } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { parseArgs } from 'node:util'
-import { cloudlessMirror, cloudlessStreamLatency, forEachLimited, sha256File } from './lib/blobs-cloudless.ts'
+import {
+  cloudlessMirror,
+  cloudlessPlayWhileMirroring,
+  cloudlessStreamLatency,
+  forEachLimited,
+  type PlayWhileMirroring,
+  sha256File,
+} from './lib/blobs-cloudless.ts'
 import { type DataSet, ensureLargeSet, ensureLongFlac } from './lib/blobs-data.ts'
 import { floorTransfer } from './lib/blobs-floor.ts'
 import { profilesIn, summarizeProfileFile } from './lib/blobs-profile.ts'
@@ -396,6 +403,21 @@ async function main(): Promise<void> {
     }
   }
 
+  // Pressing play while the device mirrors: the 10k library, whose mirror runs long enough to sample.
+  let playWhileMirroring: PlayWhileMirroring | null = null
+  const tenK = sets.find((s) => s.key === '10k')
+  if (flac !== null && tenK !== undefined) {
+    log(`first byte through B's /stream while B mirrors ${tenK.label}…`)
+    try {
+      await waitForFastFileCreation(log)
+      playWhileMirroring = await cloudlessPlayWhileMirroring(tenK, log, join(LOG_DIR, 'play-while-mirroring'))
+    } catch (error) {
+      if (interrupted() !== null) throw error
+      checks.push(`first byte while mirroring failed: ${(error as Error).message.split('\n')[0]}`)
+      log(`FAILED: ${(error as Error).message}`)
+    }
+  }
+
   const results: BlobResults = {
     date: new Date().toISOString(),
     machine,
@@ -408,6 +430,7 @@ async function main(): Promise<void> {
     transfers,
     latency,
     latencyContention,
+    playWhileMirroring,
     ratios: {},
     targets: [],
     profiles,

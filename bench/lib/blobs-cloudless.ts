@@ -467,3 +467,61 @@ export async function cloudlessStreamLatency(
     await nodes.dispose()
   }
 }
+
+export interface PlayWhileMirroring {
+  /** First byte of tracks at the end of the mirror's queue (fetched by the mirror last), asked while it runs. */
+  samples: LatencySample[]
+  /** Tracks B had complete when sampling began and ended (the mirror ran throughout if the last is below the total). */
+  completeAtStart: number
+  completeAtEnd: number
+  tracks: number
+}
+
+/** Time between a sample's answer and the next request. */
+const PLAY_INTERVAL_MS = 300
+/** The mirror runs this long before the first sample, to be at full speed. */
+const PLAY_AFTER_MS = 1000
+
+/**
+ * What a listener meets who presses play on B while B mirrors A's library: B starts `mirror on`, and
+ * once it runs at full speed, `samples` GETs of B's /stream ask for tracks the mirror fetches last
+ * (the mirror takes the library in the order `tracks` lists it), each timed to its first byte. Not
+ * timed as a mirror: the nodes are stopped when the samples are in.
+ */
+export async function cloudlessPlayWhileMirroring(
+  data: DataSet,
+  log: (line: string) => void,
+  logDir: string | undefined,
+  samples = 8,
+): Promise<PlayWhileMirroring> {
+  const nodes = await pairedNodes(data.dir, data.files, log, {}, logDir)
+  const { b, tracks } = nodes
+  const complete = async () => (await pollCache(b, [])).pins.find((p) => p.label === 'mirror')?.complete ?? 0
+  try {
+    await b.op('mirror', { on: true })
+    await sleep(PLAY_AFTER_MS)
+    const completeAtStart = await complete()
+    const out: LatencySample[] = []
+    // Every 7th track from the end: none the mirror has reached yet, none another sample fetched.
+    for (let k = 0; k < samples; k++) {
+      const t = tracks[tracks.length - 1 - k * 7]!
+      const timing = await timeFirstByte(`${b.info!.httpUrl}/stream/${t.id}`)
+      if (timing.status !== 200)
+        throw new CloudlessBenchError(`${t.title}: HTTP ${timing.status}, expected 200`)
+      out.push({ ...timing, track: t.title, offset: 0 })
+      await sleep(PLAY_INTERVAL_MS)
+    }
+    const completeAtEnd = await complete()
+    log(
+      `  first byte while B mirrors: ${out.map((s) => s.firstByteMs.toFixed(1)).join(', ')} ms ` +
+        `(B had ${completeAtStart} then ${completeAtEnd} of ${tracks.length} tracks)`,
+    )
+    return { samples: out, completeAtStart, completeAtEnd, tracks: tracks.length }
+  } catch (error) {
+    await nodes.dispose()
+    if (error instanceof Error) error.message += nodeFacts(nodes)
+    throw error
+  } finally {
+    await nodes.dispose()
+  }
+}

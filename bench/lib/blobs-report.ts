@@ -2,7 +2,13 @@
  * The blob benchmark's results (issue 4): their shape, the targets with PASS/MISS, and the printed report
  * (a table, ratios, targets, where the time went, notes) plus a Markdown table for the README.
  */
-import { type LatencySample, type MirrorRun, POLL_MS, type StreamLatency } from './blobs-cloudless.ts'
+import {
+  type LatencySample,
+  type MirrorRun,
+  type PlayWhileMirroring,
+  POLL_MS,
+  type StreamLatency,
+} from './blobs-cloudless.ts'
 import type { SyncthingTransfer } from './blobs-syncthing.ts'
 import { describeMachine, type MachineFacts } from './machine.ts'
 import { fmt, fmtRatio, formatTable, megabytes } from './table.ts'
@@ -81,6 +87,8 @@ export interface BlobResults {
   transfers: Transfer[]
   latency: StreamLatency | null
   latencyContention: Contention | null
+  /** First byte of tracks not fetched yet while B mirrors the 10k library (null when not run). */
+  playWhileMirroring: PlayWhileMirroring | null
   ratios: Record<string, number>
   targets: Target[]
   /** Where the time went, from CPU profiles (with --profile). */
@@ -258,6 +266,8 @@ function mainTable(r: BlobResults): string {
     rows.push(rowFor('seek, cold (Range into a part not fetched)', r.latency.coldSeek))
     rows.push(rowFor('first byte, warm (cached on B)', r.latency.warmFirstByte))
     rows.push(rowFor('seek, warm (cached on B)', r.latency.warmSeek))
+    if (r.playWhileMirroring !== null)
+      rows.push(rowFor('first byte while B mirrors the 10k library', r.playWhileMirroring.samples))
   }
   return formatTable(
     [
@@ -383,6 +393,16 @@ export function readmeTable(r: BlobResults): string {
       `< ${TARGETS.seekMs} ms`,
     ])
   }
+  if (r.playWhileMirroring !== null) {
+    const play = latencyStats(r.playWhileMirroring.samples)
+    rows.push([
+      'First byte of a track not fetched yet while the device mirrors the 10k library (median / max)',
+      `${fmt(play.median, 1)} ms / ${fmt(play.max, 1)} ms`,
+      '',
+      '',
+      'none (what a listener meets)',
+    ])
+  }
   return rows.map((cells) => `| ${cells.join(' | ')} |`).join('\n')
 }
 
@@ -446,6 +466,14 @@ export function formatReport(r: BlobResults, resultsFile: string): string {
       `First byte and seek: A holds ${r.latency.tracks} copies of a ${fmt(megabytes(r.latency.trackBytes))} MB FLAC that differ only in a tag (so each is a track B never fetched); B holds none. ` +
         `For each: GET from byte 0 (cold: B fetches the manifest and the first blocks from A), then Range requests at 50% and 75% (cold: blocks not fetched yet); then all again (warm: from B's cache). Timed until the first body byte; each response is dropped after it.`,
       latencyTable(r.latency),
+    )
+  }
+  if (r.playWhileMirroring !== null) {
+    const p = r.playWhileMirroring
+    const s = latencyStats(p.samples)
+    lines.push(
+      '',
+      `First byte while mirroring: B mirrors the ${fmt(p.tracks)}-track library from A; once it runs at full speed, GETs of B's /stream for ${s.n} tracks the mirror fetches last, one after another: median ${fmt(s.median, 1)} ms, max ${fmt(s.max, 1)} ms (${p.samples.map((x) => fmt(x.firstByteMs, 1)).join(', ')}). B had ${fmt(p.completeAtStart)} tracks complete when sampling began and ${fmt(p.completeAtEnd)} when it ended.`,
     )
   }
   const details = detailLines(r)

@@ -10,6 +10,7 @@ import { yamux } from '@libp2p/yamux'
 import { createLibp2p, type Libp2p, type ServiceFactoryMap } from 'libp2p'
 import type { NetworkConfig } from '../device/config.ts'
 import { AWAY_CONNECTION_MANAGER, AWAY_LISTEN, awayServices, awayTransports } from '../relay/index.ts'
+import { decryptingWithoutCopies } from './noise-decrypt.ts'
 import { gatheringSocketWrites } from './socket-writes.ts'
 import { loadOrCreateWebRTCCertificate } from './webrtc-certificate.ts'
 
@@ -54,7 +55,7 @@ export async function createLibp2pNode<S extends Record<string, unknown>>(option
         webRTCDirect(certificate === undefined ? {} : { certificate }),
         ...awayTransports(network),
       ],
-      connectionEncrypters: [gatheringSocketWrites(noise())],
+      connectionEncrypters: [gatheringSocketWrites(decryptingWithoutCopies(noise()))],
       streamMuxers: [yamux()],
       connectionGater: options.connectionGater,
       connectionManager: AWAY_CONNECTION_MANAGER,
