@@ -60,7 +60,15 @@ export class NodeProcess {
         reject(new Error(`${this.name} exited with ${code} before it started:\n${this.log}`)),
       )
     })
-    this.description = JSON.parse(firstLine) as NodeDescription
+    try {
+      this.description = JSON.parse(firstLine) as NodeDescription
+    } catch (error) {
+      // `start --json` must print its description first: show what came instead, and the log.
+      throw new Error(
+        `${this.name} printed ${JSON.stringify(firstLine.slice(0, 300))} first, not its JSON description ` +
+          `(${(error as Error).message}); its log:\n${this.log}`,
+      )
+    }
     return this.description
   }
 
