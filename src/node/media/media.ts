@@ -90,10 +90,15 @@ const CONTROL_CHARACTERS = /[\u0000-\u001f\u007f-\u009f]/g
  * characters (each device writes its own record), and with the end of its ID when another device
  * goes by the same name (a copied home, or a device posing as another). Undefined when unnamed.
  */
-function deviceLabel(catalog: Catalog, peer: string): string | undefined {
-  const name = catalog.devices.get(peer)?.name.replace(CONTROL_CHARACTERS, '').trim().slice(0, 64)
+export function deviceLabel(catalog: Catalog, peer: string): string | undefined {
+  const name = cleanName(catalog.devices.get(peer)?.name)
   if (!name) return undefined
   for (const [id, record] of catalog.devices.entries())
-    if (id !== peer && record.name.trim() === name) return `${name} (…${peer.slice(-8)})`
+    if (id !== peer && cleanName(record.name) === name) return `${name} (…${peer.slice(-8)})`
   return name
+}
+
+/** A device's name as an error message shows it: no control characters, 64 characters at most. */
+function cleanName(name: string | undefined): string | undefined {
+  return name?.replace(CONTROL_CHARACTERS, '').trim().slice(0, 64)
 }
