@@ -1,4 +1,5 @@
 import type { ConnectionEncrypter, MessageStream } from '@libp2p/interface'
+import { withEncrypterHooks } from './encrypter-hooks.ts'
 
 /**
  * Noise's decryption without a copy of every received message.
@@ -20,22 +21,7 @@ import type { ConnectionEncrypter, MessageStream } from '@libp2p/interface'
 export function decryptingWithoutCopies<C, E>(
   factory: (components: C) => ConnectionEncrypter<E>,
 ): (components: C) => ConnectionEncrypter<E> {
-  return (components) => {
-    const encrypter = factory(components)
-    const secureInbound = encrypter.secureInbound.bind(encrypter)
-    const secureOutbound = encrypter.secureOutbound.bind(encrypter)
-    encrypter.secureInbound = async (connection, options) => {
-      const secured = await secureInbound(connection, options)
-      patchDecrypt(secured.connection)
-      return secured
-    }
-    encrypter.secureOutbound = async (connection, options) => {
-      const secured = await secureOutbound(connection, options)
-      patchDecrypt(secured.connection)
-      return secured
-    }
-    return encrypter
-  }
+  return withEncrypterHooks(factory, { after: patchDecrypt })
 }
 
 /** Noise's message size with its tag, and the tag (@chainsafe/libp2p-noise's constants). */

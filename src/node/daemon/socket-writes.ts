@@ -1,5 +1,6 @@
 import { Socket } from 'node:net'
 import type { ConnectionEncrypter, MessageStream } from '@libp2p/interface'
+import { withEncrypterHooks } from './encrypter-hooks.ts'
 
 /**
  * Writes of a TCP connection gathered into one system call per turn of the event loop.
@@ -22,14 +23,7 @@ import type { ConnectionEncrypter, MessageStream } from '@libp2p/interface'
 export function gatheringSocketWrites<C, E>(
   factory: (components: C) => ConnectionEncrypter<E>,
 ): (components: C) => ConnectionEncrypter<E> {
-  return (components) => {
-    const encrypter = factory(components)
-    const secureInbound = encrypter.secureInbound.bind(encrypter)
-    const secureOutbound = encrypter.secureOutbound.bind(encrypter)
-    encrypter.secureInbound = (connection, options) => secureInbound(gatherWrites(connection), options)
-    encrypter.secureOutbound = (connection, options) => secureOutbound(gatherWrites(connection), options)
-    return encrypter
-  }
+  return withEncrypterHooks(factory, { before: gatherWrites })
 }
 
 /** What @libp2p/tcp's connection holds: its net.Socket, and the method that writes to it. */
