@@ -411,6 +411,13 @@ async function main(): Promise<void> {
     try {
       await waitForFastFileCreation(log)
       playWhileMirroring = await cloudlessPlayWhileMirroring(tenK, log, join(LOG_DIR, 'play-while-mirroring'))
+      // The mirror takes tracks in order and the samples came from the end: it must not have reached
+      // the first of them (the 8th from the end, 7 apart), nor have been idle when sampling began.
+      const p = playWhileMirroring
+      if (p.completeAtStart === 0 || p.completeAtEnd >= p.tracks - 1 - 7 * (p.samples.length - 1))
+        checks.push(
+          `first byte while mirroring: the mirror had ${p.completeAtStart} then ${p.completeAtEnd} of ${p.tracks} tracks, so some samples may not have been taken while it ran`,
+        )
     } catch (error) {
       if (interrupted() !== null) throw error
       checks.push(`first byte while mirroring failed: ${(error as Error).message.split('\n')[0]}`)

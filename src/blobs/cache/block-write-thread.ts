@@ -118,8 +118,11 @@ async function writeBlock(fd, bytes, position, opened) {
     if (d >= 0) done = await writeDirect(d, bytes, aligned, position)
     counts.directBytes += done
   }
-  counts.plainBytes += bytes.length - done
-  while (done < bytes.length) done += writeSync(fd, bytes, done, bytes.length - done, position + done)
+  while (done < bytes.length) {
+    const wrote = writeSync(fd, bytes, done, bytes.length - done, position + done)
+    counts.plainBytes += wrote
+    done += wrote
+  }
 }
 
 parentPort.on('message', async (ops) => {
@@ -236,7 +239,7 @@ export class BlockWriteThread {
     this.#options = options
   }
 
-  /** As of the last batch the thread finished. */
+  /** As of the last batch the thread finished, since the thread started (a thread that died is replaced with counts at zero). */
   get stats(): WriteThreadStats {
     return { ...this.#stats }
   }

@@ -8,14 +8,14 @@ import { withEncrypterHooks } from './encrypter-hooks.ts'
  * a list of the socket reads it spans (a Uint8ArrayList), and before decrypting, it asks for a
  * contiguous `dst` the size of the plaintext (`chunk.subarray()`), which copies the list into a new
  * buffer. Node's crypto then ignores `dst` and returns a buffer of its own: the copy is thrown away.
- * A noise message is 64 KiB + 2 bytes and a socket read at most 64 KiB, so nearly every message of
+ * A noise message is up to 65,535 bytes plus a 2-byte length and a socket read at most 64 KiB, so nearly every message of
  * a transfer spans two reads: the receiver copied and allocated every byte once more for nothing,
  * and V8 collects garbage after every ~32 MB of such buffers (measured: a young-generation collection per
  * 32 MB of 64 KiB buffers, however little else is allocated).
  *
  * This replaces the connection's decrypt() with the same loop that passes `dst` only when it is a
- * view (a message in one buffer). The WebAssembly ChaCha20-Poly1305 that noise uses for messages under
- * 1200 bytes allocates its output when given none. A connection without noise's shape (another
+ * view (a message that lies in one buffer, where the WebAssembly ChaCha20-Poly1305 noise uses for
+ * messages under 1200 bytes decrypts in place, as before). A connection without noise's shape (another
  * encrypter, another version) is left alone.
  */
 export function decryptingWithoutCopies<C, E>(
@@ -54,10 +54,10 @@ export function patchDecrypt<S extends MessageStream>(connection: S): S {
     for (let i = 0; i < chunk.byteLength; i += NOISE_MESSAGE_BYTES) {
       const end = Math.min(i + NOISE_MESSAGE_BYTES, chunk.byteLength)
       if (end - TAG_BYTES < i) throw new Error('Invalid chunk')
-      const inOneBuffer = chunk instanceof Uint8Array
-      const encrypted = inOneBuffer ? chunk.subarray(i, end) : chunk.sublist(i, end)
-      // In place when the message is one buffer, as noise does; else the cipher allocates.
-      const dst = inOneBuffer ? chunk.subarray(i, end - TAG_BYTES) : undefined
+      const encrypted = chunk instanceof Uint8Array ? chunk.subarray(i, end) : chunk.sublist(i, end)
+      // In place when the message lies in one buffer (a view, as noise has it); else none, and the
+      // cipher allocates its output (Node's always does).
+      const dst = oneBuffer(encrypted)?.subarray(0, end - i - TAG_BYTES)
       try {
         parts.push(decryptMessage(encrypted, dst))
         noise.metrics?.decryptedPackets?.increment()
@@ -69,6 +69,13 @@ export function patchDecrypt<S extends MessageStream>(connection: S): S {
     return listOf(chunk, parts)
   }
   return connection
+}
+
+/** The message's bytes when they lie in one buffer (a Uint8ArrayList holds its pieces in `bufs`). */
+function oneBuffer(message: Uint8Array | ByteList): Uint8Array | undefined {
+  if (message instanceof Uint8Array) return message
+  const bufs = (message as { bufs?: unknown }).bufs
+  return Array.isArray(bufs) && bufs.length === 1 ? (bufs[0] as Uint8Array) : undefined
 }
 
 /** The parts as the kind of list noise returns (its EncryptedMessageStream hands it to onData). */

@@ -83,7 +83,7 @@ function candidatesFor(
 }
 
 // biome-ignore lint/suspicious/noControlCharactersInRegex: removing them is the point
-const CONTROL_CHARACTERS = /[\u0000-\u001f\u007f-\u009f]/g
+const CONTROL_CHARACTERS = /[\p{Cc}\p{Cf}]/gu
 
 /**
  * A device as its user calls it, for messages: its name from the catalog, without control

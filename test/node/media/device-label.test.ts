@@ -30,6 +30,10 @@ it('strips control characters (a name cannot rewrite the terminal) and long name
 it('adds the end of the device ID when another device goes by the same name, control characters aside', () => {
   const catalog = catalogWith({ [HOME]: 'home', [COPY]: 'home\u0000', [LAPTOP]: 'laptop' })
   expect(deviceLabel(catalog, HOME)).toBe('home (…AAAAAAAA)')
+  // Invisible format characters (zero-width, direction overrides) do not tell names apart either.
+  expect(deviceLabel(catalogWith({ [HOME]: 'home', [COPY]: 'ho\u200bme\u202e' }), HOME)).toBe(
+    'home (…AAAAAAAA)',
+  )
   expect(deviceLabel(catalog, COPY)).toBe('home (…BBBBBBBB)')
   expect(deviceLabel(catalog, LAPTOP)).toBe('laptop')
 })
