@@ -82,7 +82,7 @@ function candidatesFor(
   return ordered
 }
 
-// biome-ignore lint/suspicious/noControlCharactersInRegex: removing them is the point
+// Control and invisible format characters (zero-width, direction overrides): removed from names.
 const CONTROL_CHARACTERS = /[\p{Cc}\p{Cf}]/gu
 
 /**
