@@ -23,7 +23,7 @@ import type { DataSet } from './blobs-data.ts'
 import { tempDir } from './cleanup.ts'
 import { cpuSnapshot } from './proc-stat.ts'
 import { BenchNode } from './sync-nodes.ts'
-import { median, msSince, nowMs, sleep } from './timing.ts'
+import { endPollDelay, median, msSince, nowMs, sleep } from './timing.ts'
 
 export class CloudlessBenchError extends Error {
   override name = 'CloudlessBenchError'
@@ -191,10 +191,6 @@ export interface MirrorRun {
   profile?: string
 }
 
-/** B's cache op is polled every `far` ms until the end is near, then every `near` ms. */
-export const POLL_MS = { far: 500, near: 50 }
-const NEAR_END_TRACKS = 8
-
 /**
  * B's cache op; a request that fails (a connection reset, say) is tried again, up to 5 times in ~2 s,
  * unless B has exited. Failures are noted in `pollErrors`.
@@ -262,9 +258,8 @@ export async function cloudlessMirror(
         failures.errors[kind] = (failures.errors[kind] ?? 0) + 1
       }
       // Poll sparsely while much is left (each poll costs B a few ms: it lists every pin), closely
-      // near the end, so that the finish is seen within POLL_MS.near.
-      const nearEnd = tracks.length - complete <= NEAR_END_TRACKS || complete >= tracks.length * 0.95
-      const pollEvery = nearEnd ? POLL_MS.near : POLL_MS.far
+      // as the end nears, so that the finish is seen within END_POLL_MS.near.
+      const pollEvery = endPollDelay(msSince(start), complete, tracks.length)
       if (nowMs() > deadline)
         throw new CloudlessBenchError(
           `the mirror did not complete; last cache status: ${JSON.stringify({ ...last, fetching: last.fetching.length })}`,

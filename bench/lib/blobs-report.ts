@@ -2,17 +2,11 @@
  * The blob benchmark's results (issue 4): their shape, the targets with PASS/MISS, and the printed report
  * (a table, ratios, targets, where the time went, notes) plus a Markdown table for the README.
  */
-import {
-  type LatencySample,
-  type MirrorRun,
-  type PlayWhileMirroring,
-  POLL_MS,
-  type StreamLatency,
-} from './blobs-cloudless.ts'
+import type { LatencySample, MirrorRun, PlayWhileMirroring, StreamLatency } from './blobs-cloudless.ts'
 import type { SyncthingTransfer } from './blobs-syncthing.ts'
 import { describeMachine, type MachineFacts } from './machine.ts'
 import { fmt, fmtRatio, formatTable, megabytes } from './table.ts'
-import { median } from './timing.ts'
+import { END_POLL_MS, median } from './timing.ts'
 
 export interface BlobOptions {
   tracks: number
@@ -423,7 +417,7 @@ export function formatReport(r: BlobResults, resultsFile: string): string {
       ? []
       : [
           `Both tools on 127.0.0.1, each device its own process and home; the receiving side writes to the same disk.`,
-          `Cloudless: A scans the set and starts, B starts empty and joins A (invite/join); timed from \`mirror on\` on B until B's cache op shows every track complete and nothing fetching (polled through B's HTTP API every ${POLL_MS.far} ms, every ${POLL_MS.near} ms near the end).`,
+          `Cloudless: A scans the set and starts, B starts empty and joins A (invite/join); timed from \`mirror on\` on B until B's cache op shows every track complete and nothing fetching (polled through B's HTTP API every ${END_POLL_MS.far} ms at most, closer as the end nears, down to every ${END_POLL_MS.near} ms).`,
           r.syncthing.skipped === null
             ? `Syncthing ${r.syncthing.version ?? ''}: two instances, sync protocol and REST on 127.0.0.1 only; global/local discovery, relays, NAT, STUN, usage and crash reporting, upgrades off; low priority off. A's send-only folder (a hard-linked copy of the set) is scanned until idle first — not timed, as Cloudless's scan is not; timed from B adding the receive-only folder until it is idle with every file in sync (polled alike).`
             : `Syncthing: skipped (${r.syncthing.skipped}).`,

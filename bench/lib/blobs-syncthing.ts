@@ -20,7 +20,7 @@ import { join } from 'node:path'
 import { onCleanup } from './cleanup.ts'
 import { cpuSnapshot, processCpuMs } from './proc-stat.ts'
 import { commandOutput, runChecked, runProcess, spawnGroup, stopChild } from './process.ts'
-import { msSince, nowMs, sleep } from './timing.ts'
+import { endPollDelay, msSince, nowMs, sleep } from './timing.ts'
 
 export class SyncthingError extends Error {
   override name = 'SyncthingError'
@@ -450,9 +450,8 @@ export async function syncthingTransfer(
         s.inSyncBytes === s.globalBytes &&
         s.globalBytes === scanned.globalBytes,
       {
-        // As for Cloudless: sparsely while much is left, closely near the end.
-        everyMs: (s) =>
-          expected.files - s.inSyncFiles <= 8 || s.inSyncFiles >= expected.files * 0.95 ? 50 : 500,
+        // As for Cloudless: sparsely while much is left, closely as the end nears.
+        everyMs: (s) => endPollDelay(msSince(start), s.inSyncFiles, expected.files),
         timeoutMs: opts.timeoutMs ?? 900_000,
       },
     )

@@ -44,3 +44,25 @@ export async function repeat<T>(times: number, fn: (run: number) => Promise<T>):
 export function sleep(ms: number): Promise<void> {
   return new Promise((resolve) => setTimeout(resolve, ms))
 }
+
+/** A transfer's end is polled every `far` ms at most, and every `near` ms once it is close. */
+export const END_POLL_MS = { far: 500, near: 50 }
+
+/**
+ * How long to wait before asking a transfer again whether it has ended, after `elapsedMs` with
+ * `done` of `total` files done: half the time the rest should take at the rate so far, between
+ * END_POLL_MS.near and .far; close polls once at most 8 files or 5% are left; and before the first
+ * file is done, 4 close polls' worth.
+ *
+ * Why not sparse polls until the last 5%: a 1 GiB mirror (200 files) moves ~25 files between two
+ * polls 500 ms apart, so the last sparse poll often saw less than 95% done and the end was seen up
+ * to 500 ms late. Rounds of the same code measured 3.61, 4.19 or 4.67 s, never in between (session
+ * 11), for both tools alike. With the end expected sooner than a sparse poll, the polls close in on it.
+ */
+export function endPollDelay(elapsedMs: number, done: number, total: number): number {
+  const { far, near } = END_POLL_MS
+  if (total - done <= 8 || done >= total * 0.95) return near
+  if (done <= 0) return 4 * near
+  const restMs = (elapsedMs * (total - done)) / done
+  return Math.round(Math.min(far, Math.max(near, restMs / 2)))
+}
