@@ -258,13 +258,13 @@ export async function cloudlessMirror(
         failures.errors[kind] = (failures.errors[kind] ?? 0) + 1
       }
       // Poll sparsely while much is left (each poll costs B a few ms: it lists every pin), closely
-      // as the end nears, so that the finish is seen within END_POLL_MS.near.
-      const pollEvery = endPollDelay(msSince(start), complete, tracks.length)
+      // as the end nears (B counts complete tracks afresh at each poll).
+      const pollDelay = endPollDelay(msSince(start), complete, tracks.length)
       if (nowMs() > deadline)
         throw new CloudlessBenchError(
           `the mirror did not complete; last cache status: ${JSON.stringify({ ...last, fetching: last.fetching.length })}`,
         )
-      await sleep(pollEvery)
+      await sleep(pollDelay)
     }
     const transferMs = msSince(start)
     const machineAfter = await cpuSnapshot()

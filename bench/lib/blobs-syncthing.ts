@@ -435,13 +435,17 @@ export async function syncthingTransfer(
     const machineBefore = await cpuSnapshot()
     const start = nowMs()
     await b.addFolder({ id: 'bench', path: folderB, type: 'receiveonly', devices: [a, b] })
-    const final = await pollUntil(
+    // B's count of files in sync comes from its database, which Syncthing updates in batches (every
+    // 2 s or 1,000 files): near the end it can stand still, and the polls would not close in. The
+    // bytes received so far on the connection tell how near the end is as it happens.
+    const { status: final } = await pollUntil(
       "B's folder to hold every file",
-      () => {
+      async () => {
         polls++
-        return b.folderStatus('bench')
+        const [status, connection] = await Promise.all([b.folderStatus('bench'), b.connectionTo(a)])
+        return { status, receivedBytes: (connection?.inBytesTotal ?? wireBefore) - wireBefore }
       },
-      (s) =>
+      ({ status: s }) =>
         s.state === 'idle' &&
         s.globalFiles === expected.files &&
         s.localFiles === expected.files &&
@@ -450,8 +454,12 @@ export async function syncthingTransfer(
         s.inSyncBytes === s.globalBytes &&
         s.globalBytes === scanned.globalBytes,
       {
-        // As for Cloudless: sparsely while much is left, closely as the end nears.
-        everyMs: (s) => endPollDelay(msSince(start), s.inSyncFiles, expected.files),
+        // As for Cloudless: sparsely while much is left, closely as the end nears; files done as
+        // the bytes received say, or as B's count says if that is further.
+        everyMs: ({ status, receivedBytes }) => {
+          const byBytes = Math.floor((Math.min(1, receivedBytes / expected.bytes) || 0) * expected.files)
+          return endPollDelay(msSince(start), Math.max(status.inSyncFiles, byBytes), expected.files)
+        },
         timeoutMs: opts.timeoutMs ?? 900_000,
       },
     )

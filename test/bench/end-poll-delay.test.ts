@@ -19,4 +19,16 @@ it('never waits less than near or more than far, and polls closely before the fi
   expect(endPollDelay(100, 1, 10_000)).toBe(END_POLL_MS.far)
   expect(endPollDelay(1_000, 100, 105)).toBe(END_POLL_MS.near)
   expect(endPollDelay(1_000, 150, 180)).toBe(100)
+  // Clamped to near: the rest due in 90 ms.
+  expect(endPollDelay(90, 100, 200)).toBe(END_POLL_MS.near)
+  // 8 files left of 100 (92%): near, by the file count alone.
+  expect(endPollDelay(10_000, 92, 100)).toBe(END_POLL_MS.near)
+  // Whole milliseconds: the rest due in 666.7 ms.
+  expect(endPollDelay(1_000, 120, 200)).toBe(333)
+})
+
+it('polls sparsely, not in a busy loop, when a count is missing', () => {
+  expect(endPollDelay(1_000, Number.NaN, 200)).toBe(END_POLL_MS.far)
+  expect(endPollDelay(1_000, 10, Number.NaN)).toBe(END_POLL_MS.far)
+  expect(endPollDelay(Number.NaN, 10, 200)).toBe(END_POLL_MS.far)
 })
