@@ -47,6 +47,8 @@ export function sleep(ms: number): Promise<void> {
 
 /** A transfer's end is polled every `far` ms at most, and every `near` ms once it is close. */
 export const END_POLL_MS = { far: 500, near: 50 }
+/** Close polls once this few files, or this share of them, are left. */
+const CLOSE_WHEN_LEFT = { files: 8, share: 0.05 }
 
 /**
  * How long to wait before asking a transfer again whether it has ended, after `elapsedMs` with
@@ -64,7 +66,7 @@ export function endPollDelay(elapsedMs: number, done: number, total: number): nu
   const { far, near } = END_POLL_MS
   // A count missing from a tool's answer: sparse polls, not a busy loop (sleep(NaN) waits ~1 ms).
   if (!Number.isFinite(elapsedMs) || !Number.isFinite(done) || !Number.isFinite(total)) return far
-  if (total - done <= 8 || done >= total * 0.95) return near
+  if (total - done <= CLOSE_WHEN_LEFT.files || total - done <= total * CLOSE_WHEN_LEFT.share) return near
   if (done <= 0) return 4 * near
   const restMs = (elapsedMs * (total - done)) / done
   return Math.round(Math.min(far, Math.max(near, restMs / 2)))

@@ -16,18 +16,15 @@ export function withEncrypterHooks<C, E>(
   const after = hooks.after ?? ((connection) => connection)
   return (components) => {
     const encrypter = factory(components)
-    const secureInbound = encrypter.secureInbound.bind(encrypter)
-    const secureOutbound = encrypter.secureOutbound.bind(encrypter)
-    encrypter.secureInbound = async (connection, options) => {
-      const secured = await secureInbound(before(connection), options)
-      secured.connection = after(secured.connection)
-      return secured
-    }
-    encrypter.secureOutbound = async (connection, options) => {
-      const secured = await secureOutbound(before(connection), options)
-      secured.connection = after(secured.connection)
-      return secured
-    }
+    const hooked =
+      (secure: ConnectionEncrypter<E>['secureInbound']): ConnectionEncrypter<E>['secureInbound'] =>
+      async (connection, options) => {
+        const secured = await secure(before(connection), options)
+        secured.connection = after(secured.connection)
+        return secured
+      }
+    encrypter.secureInbound = hooked(encrypter.secureInbound.bind(encrypter))
+    encrypter.secureOutbound = hooked(encrypter.secureOutbound.bind(encrypter))
     return encrypter
   }
 }
