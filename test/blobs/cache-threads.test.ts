@@ -108,18 +108,23 @@ it('writes with direct I/O where the file system takes it, and only a last parti
   })
 })
 
-it('writes a block plainly when the file system refuses a direct write of it (EINVAL)', async (ctx) => {
+it('writes plainly what the file system refuses to take directly (EINVAL), and stays direct for the rest', async (ctx) => {
   if (!takesDirectIo(dir)) ctx.skip(`${dir} refuses O_DIRECT: nothing to check here`)
   const thread = writeThread({ faults: { directWrite: { code: 'EINVAL', times: 1 } } })
   const { file, blocks, writes } = await writeFile(thread, 'data')
   await Promise.all(writes)
   expect(readFileSync(file).equals(Buffer.concat(blocks))).toBe(true)
-  // One block went plainly; direct I/O stays on for the others.
-  expect(thread.stats.plainBytes).toBe(256 * 1024 + (100_001 % 4096))
-  expect(thread.stats.directOff).toBeUndefined()
+  // The four full blocks, adjacent and handed over together, were one write: it went plainly. The
+  // last block went directly but for its partial 4 KiB.
+  const tail = 100_001 % 4096
+  expect(thread.stats).toEqual({
+    directBytes: 100_001 - tail,
+    plainBytes: 4 * 256 * 1024 + tail,
+    directOff: undefined,
+  })
 })
 
-it('fails only the block whose direct write failed (EIO), and keeps writing', async (ctx) => {
+it('fails only the blocks whose direct write failed (EIO), and keeps writing', async (ctx) => {
   if (!takesDirectIo(dir)) ctx.skip(`${dir} refuses O_DIRECT: nothing to check here`)
   const thread = writeThread({ faults: { directWrite: { code: 'EIO', times: 1 } } })
   const { blocks, writes } = await writeFile(thread, 'data')
@@ -127,13 +132,16 @@ it('fails only the block whose direct write failed (EIO), and keeps writing', as
   const failed = settled.flatMap((result, i) =>
     result.status === 'rejected' ? [{ i, error: result.reason }] : [],
   )
-  expect(failed).toHaveLength(1)
-  expect(failed[0]!.error).toBeInstanceOf(ThreadWriteError)
-  expect(failed[0]!.error).toMatchObject({ code: 'EIO' })
-  // The others are in the file, at their positions.
+  // The four full blocks were one write (adjacent, handed over together): that write failed.
+  expect(failed.map(({ i }) => i)).toEqual([0, 1, 2, 3])
+  for (const { error } of failed) {
+    expect(error).toBeInstanceOf(ThreadWriteError)
+    expect(error).toMatchObject({ code: 'EIO' })
+  }
+  // The last block is in the file, at its position.
   const bytes = readFileSync(path.join(dir, 'data'))
   for (const [i, block] of blocks.entries()) {
-    if (i === failed[0]!.i) continue
+    if (i < 4) continue
     expect(bytes.subarray(i * 256 * 1024, i * 256 * 1024 + block.length).equals(block)).toBe(true)
   }
   // And the thread goes on: a second file is written whole.
@@ -162,6 +170,30 @@ it('writes on tmpfs as well (/dev/shm); /dev/full, which refuses direct writes, 
   } finally {
     await fs.rm(shm, { recursive: true, force: true })
   }
+})
+
+it('writes blocks handed over out of order, with gaps, and around a bad one, each at its position', async () => {
+  const thread = writeThread()
+  const { file, fd } = openFile('data')
+  const size = 256 * 1024
+  // Seven blocks of one file; 2 never comes, 4 comes with the wrong bytes; handed over last to first.
+  const blocks = Array.from({ length: 7 }, () => randomBytes(size))
+  const writes = [6, 5, 4, 3, 1, 0].map((i) => {
+    const bytes = i === 4 ? randomBytes(size) : blocks[i]!
+    return thread.write(fd, i * size, received(bytes), sha256(blocks[i]!)).then(
+      () => ({ i, ok: true, error: undefined as unknown }),
+      (error: unknown) => ({ i, ok: false, error }),
+    )
+  })
+  const settled = await Promise.all(writes)
+  expect(settled.filter((s) => !s.ok).map((s) => s.i)).toEqual([4])
+  expect(settled.find((s) => s.i === 4)?.error).toBeInstanceOf(BlockMismatchError)
+  const bytes = readFileSync(file)
+  expect(bytes.length).toBe(7 * size)
+  for (const i of [0, 1, 3, 5, 6])
+    expect(bytes.subarray(i * size, (i + 1) * size).equals(blocks[i]!)).toBe(true)
+  // Nothing was written where block 2 (never handed over) and block 4 (refused) go.
+  for (const i of [2, 4]) expect(bytes.subarray(i * size, (i + 1) * size).every((b) => b === 0)).toBe(true)
 })
 
 it('refuses a block that does not match its hash and writes nothing of it', async () => {

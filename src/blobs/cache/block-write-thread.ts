@@ -17,7 +17,7 @@ import { CorruptBlockError } from './errors.ts'
  *
  * Blocks are written with direct I/O where the system allows it (Linux, a file system that takes
  * O_DIRECT; else, and for the last partial 4 KiB of a file, plain writes): through a second
- * descriptor of the same file (/proc/self/fd), from page-aligned memory, up to 8 writes at once
+ * descriptor of the same file (/proc/self/fd), from page-aligned memory, up to 4 writes at once
  * in libuv's pool. Why: a mirror writes gigabytes that nobody reads soon, and through the page
  * cache every one of them takes a fresh page. On this VM a page not touched lately costs the
  * kernel ~8x the CPU (measured: 1 GiB written into new files took 0.3 s of kernel time with pages
@@ -26,6 +26,14 @@ import { CorruptBlockError } from './errors.ts'
  * 230.7, 229.8 with buffered writes; 10k tracks 131.3, 170.9 against 131.5, 144.6. Direct writes
  * one at a time in the thread were slower (159-197 against 206 MB/s): the thread waited for the
  * disk. The fdatasync at a blob's commit still makes it durable (file size, the disk's cache).
+ *
+ * Writes of adjacent blocks gathered: the blocks of a batch that follow one another in a file (a
+ * mirror's session receives a blob's blocks in order) go out as one write of up to 1 MiB, not one
+ * per 256 KiB block. Each write is a trip through libuv's pool, two thread wake-ups that on a busy
+ * 2-core machine take a core from the main threads. Per-thread counters (/proc schedstat) over a 1
+ * GiB mirror: the pool's threads ran 5,500 times for 0.25 CPU-s against 13,600 times for 0.34, the
+ * write thread 2,600 times against 5,900; the mirror's speed, within this machine's noise.
+ * A write that fails fails the blocks it carried, and only those.
  *
  * The descriptor must stay open until the write settles (Descriptor.track).
  */
@@ -37,9 +45,11 @@ const { closeSync, constants, openSync, write, writeSync } = process.getBuiltinM
 // Direct I/O (see the comment above WORKER_SOURCE): positions and lengths in multiples of ALIGN,
 // from page-aligned memory (a WebAssembly memory's buffer: V8 maps it whole pages at a time; an
 // ArrayBuffer's address is not to be known from JavaScript), SLOTS writes in flight in libuv's pool.
+// Adjacent blocks of a file that arrive in one batch go out as one write of up to SLOT_BYTES
+// (see "Writes of adjacent blocks gathered" above WORKER_SOURCE).
 const ALIGN = 4096
-const SLOT_BYTES = 256 * 1024
-const SLOTS = 8
+const SLOT_BYTES = 1024 * 1024
+const SLOTS = 4
 let direct = process.platform === 'linux' && typeof constants.O_DIRECT === 'number'
 const arena = direct ? new Uint8Array(new WebAssembly.Memory({ initial: (SLOTS * SLOT_BYTES) / 65536 }).buffer) : undefined
 const freeSlots = Array.from({ length: SLOTS }, (_, i) => i)
@@ -87,59 +97,106 @@ function directFd(fd, opened) {
   return d
 }
 
-/** Writes what it can of the first 'length' bytes (a multiple of ALIGN) directly; how many (a multiple of ALIGN). */
-async function writeDirect(d, bytes, length, position) {
-  let done = 0
-  while (done < length) {
-    const n = Math.min(SLOT_BYTES, length - done)
-    const slot = await takeSlot()
-    try {
-      const at = slot * SLOT_BYTES
-      arena.set(bytes.subarray(done, done + n), at)
-      const wrote = await writeAsync(d, arena, at, n, position + done)
-      done += wrote
-      if (wrote !== n) break
-    } catch (error) {
-      // A file system that takes direct writes only on its own terms: this block goes plainly.
-      if (error.code === 'EINVAL') break
-      throw error
-    } finally {
-      giveSlot(slot)
+/**
+ * The verified blocks of a batch as writes: per file, blocks that follow one another are cut into
+ * pieces of at most SLOT_BYTES, each piece a list of parts { op, from, to } (bytes of one block).
+ */
+function writesOf(ops) {
+  const byFile = new Map()
+  for (const op of ops) {
+    const list = byFile.get(op.fd)
+    if (list === undefined) byFile.set(op.fd, [op])
+    else list.push(op)
+  }
+  const writes = []
+  for (const [fd, list] of byFile) {
+    list.sort((a, b) => a.position - b.position)
+    let current
+    for (const op of list) {
+      // A block that does not follow the last one, or a write that is full, starts another write.
+      if (current === undefined || current.position + current.length !== op.position) {
+        current = { fd, position: op.position, length: 0, parts: [] }
+        writes.push(current)
+      }
+      let from = 0
+      while (from < op.length) {
+        if (current.length === SLOT_BYTES) {
+          current = { fd, position: current.position + SLOT_BYTES, length: 0, parts: [] }
+          writes.push(current)
+        }
+        const to = Math.min(op.length, from + SLOT_BYTES - current.length)
+        current.parts.push({ op, from, to })
+        current.length += to - from
+        from = to
+      }
     }
   }
-  return done - (done % ALIGN)
+  return writes
 }
 
-async function writeBlock(fd, bytes, position, opened) {
+/** One write: what it can of its whole 4 KiB directly, from a slot of the arena; the rest plainly. */
+async function writeOut(w, opened) {
   let done = 0
-  const aligned = bytes.length - (bytes.length % ALIGN)
-  if (direct && aligned > 0 && position % ALIGN === 0) {
-    const d = directFd(fd, opened)
-    if (d >= 0) done = await writeDirect(d, bytes, aligned, position)
-    counts.directBytes += done
+  const aligned = w.length - (w.length % ALIGN)
+  if (direct && aligned > 0 && w.position % ALIGN === 0) {
+    const d = directFd(w.fd, opened)
+    if (d >= 0) {
+      const slot = await takeSlot()
+      try {
+        let at = slot * SLOT_BYTES
+        for (const { op, from, to } of w.parts) {
+          arena.set(op.bytes.subarray(from, to), at)
+          at += to - from
+        }
+        const wrote = await writeAsync(d, arena, slot * SLOT_BYTES, aligned, w.position)
+        done = wrote - (wrote % ALIGN)
+      } catch (error) {
+        // A file system that takes direct writes only on its own terms: these bytes go plainly.
+        if (error.code !== 'EINVAL') throw error
+      } finally {
+        giveSlot(slot)
+      }
+      counts.directBytes += done
+    }
   }
-  while (done < bytes.length) {
-    const wrote = writeSync(fd, bytes, done, bytes.length - done, position + done)
-    counts.plainBytes += wrote
-    done += wrote
+  let at = 0
+  for (const { op, from, to } of w.parts) {
+    const skip = Math.max(0, Math.min(to - from, done - at))
+    let offset = from + skip
+    while (offset < to) {
+      const wrote = writeSync(w.fd, op.bytes, offset, to - offset, w.position + at + (offset - from))
+      counts.plainBytes += wrote
+      offset += wrote
+    }
+    at += to - from
   }
 }
 
 parentPort.on('message', async (ops) => {
   const opened = new Map()
-  const results = await Promise.all(
-    ops.map(async (op) => {
-      const bytes = new Uint8Array(op.buffer, op.offset, op.length)
-      const digest = createHash('sha256').update(bytes).digest()
-      if (!digest.equals(op.sha256)) return [op.id, 1]
+  const results = []
+  const verified = []
+  for (const op of ops) {
+    op.bytes = new Uint8Array(op.buffer, op.offset, op.length)
+    const digest = createHash('sha256').update(op.bytes).digest()
+    if (digest.equals(op.sha256)) verified.push(op)
+    else results.push([op.id, 1])
+  }
+  // A failed write fails the blocks it carried; the others are written.
+  const failed = new Map()
+  await Promise.all(
+    writesOf(verified).map(async (w) => {
       try {
-        await writeBlock(op.fd, bytes, op.position, opened)
-        return [op.id, 0]
+        await writeOut(w, opened)
       } catch (error) {
-        return [op.id, 2, error.code, error.message]
+        for (const { op } of w.parts) failed.set(op.id, error)
       }
     }),
   )
+  for (const op of verified) {
+    const error = failed.get(op.id)
+    results.push(error === undefined ? [op.id, 0] : [op.id, 2, error.code, error.message])
+  }
   for (const d of opened.values()) {
     try {
       if (d >= 0) closeSync(d)
