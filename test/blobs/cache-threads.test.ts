@@ -58,7 +58,7 @@ it('writes blocks that match their hash at their positions, however many are han
 })
 
 it('writes whole blocks directly and a last partial block plainly, more blocks than writes in flight', async () => {
-  // 256 KiB blocks, 12 per file and 3 files at once (the thread keeps 8 direct writes in flight),
+  // 256 KiB blocks, 12 per file and 3 files at once (the thread keeps 4 direct writes of up to 1 MiB in flight),
   // each file ending in a block whose length is no multiple of 4 KiB.
   const thread = writeThread()
   const files = ['a', 'b', 'c'].map((name) => ({
@@ -101,9 +101,11 @@ it('writes with direct I/O where the file system takes it, and only a last parti
   await Promise.all(writes)
   expect(readFileSync(file).equals(Buffer.concat(blocks))).toBe(true)
   const tail = 100_001 % 4096
+  // The four full blocks in one write, the last block's whole 4 KiB in another.
   expect(thread.stats).toEqual({
     directBytes: 4 * 256 * 1024 + 100_001 - tail,
     plainBytes: tail,
+    directWrites: 2,
     directOff: undefined,
   })
 })
@@ -120,6 +122,42 @@ it('writes plainly what the file system refuses to take directly (EINVAL), and s
   expect(thread.stats).toEqual({
     directBytes: 100_001 - tail,
     plainBytes: 4 * 256 * 1024 + tail,
+    directWrites: 1,
+    directOff: undefined,
+  })
+})
+
+it('writes plainly the rest of a direct write that wrote less than asked, from the middle of a block', async (ctx) => {
+  if (!takesDirectIo(dir)) ctx.skip(`${dir} refuses O_DIRECT: nothing to check here`)
+  // The first direct write (the four full blocks, 1 MiB) stops 73 pages in: inside block 1.
+  const thread = writeThread({ faults: { directWrite: { short: 73 * 4096, times: 1 } } })
+  const { file, blocks, writes } = await writeFile(thread, 'data')
+  await Promise.all(writes)
+  expect(readFileSync(file).equals(Buffer.concat(blocks))).toBe(true)
+  const tail = 100_001 % 4096
+  const direct = 73 * 4096
+  expect(thread.stats).toEqual({
+    directBytes: direct + 100_001 - tail,
+    plainBytes: 4 * 256 * 1024 - direct + tail,
+    directWrites: 2,
+    directOff: undefined,
+  })
+})
+
+it('splits blocks of any size across writes of 1 MiB, each byte at its position', async () => {
+  const thread = writeThread()
+  const { file, fd } = openFile('data')
+  // Seven blocks of 300,000 bytes: the 1 MiB writes end inside blocks 3 and 6.
+  const size = 300_000
+  const blocks = Array.from({ length: 7 }, () => randomBytes(size))
+  await Promise.all(blocks.map((block, i) => thread.write(fd, i * size, received(block), sha256(block))))
+  expect(readFileSync(file).equals(Buffer.concat(blocks))).toBe(true)
+  if (!takesDirectIo(dir)) return
+  // 2,100,000 bytes: two whole MiB directly, the 2,848 after them plainly.
+  expect(thread.stats).toEqual({
+    directBytes: 2 * 1024 * 1024,
+    plainBytes: 7 * size - 2 * 1024 * 1024,
+    directWrites: 2,
     directOff: undefined,
   })
 })
@@ -165,7 +203,12 @@ it('writes on tmpfs as well (/dev/shm); /dev/full, which refuses direct writes, 
     expect(readFileSync(file).equals(Buffer.concat(blocks))).toBe(true)
     // tmpfs takes O_DIRECT since Linux 6.6; before, everything goes through the page cache, and the thread says why.
     if (takesDirectIo(shm))
-      expect(thread.stats).toMatchObject({ directBytes: 2 * 256 * 1024 + 4096, directOff: undefined })
+      expect(thread.stats).toEqual({
+        directBytes: 2 * 256 * 1024 + 4096,
+        plainBytes: 5000 - 4096,
+        directWrites: 1,
+        directOff: undefined,
+      })
     else expect(thread.stats).toMatchObject({ directBytes: 0, directOff: 'EINVAL' })
   } finally {
     await fs.rm(shm, { recursive: true, force: true })
@@ -194,6 +237,8 @@ it('writes blocks handed over out of order, with gaps, and around a bad one, eac
     expect(bytes.subarray(i * size, (i + 1) * size).equals(blocks[i]!)).toBe(true)
   // Nothing was written where block 2 (never handed over) and block 4 (refused) go.
   for (const i of [2, 4]) expect(bytes.subarray(i * size, (i + 1) * size).every((b) => b === 0)).toBe(true)
+  // Blocks that follow one another went out together: 0-1, 3 and 5-6, three writes for five blocks.
+  if (takesDirectIo(dir)) expect(thread.stats).toMatchObject({ directWrites: 3, plainBytes: 0 })
 })
 
 it('refuses a block that does not match its hash and writes nothing of it', async () => {

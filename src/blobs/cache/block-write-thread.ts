@@ -16,7 +16,8 @@ import { CorruptBlockError } from './errors.ts'
  * against 261-262 to disk.
  *
  * Blocks are written with direct I/O where the system allows it (Linux, a file system that takes
- * O_DIRECT; else, and for the last partial 4 KiB of a file, plain writes): through a second
+ * O_DIRECT; plain writes otherwise, for a file's last partial 4 KiB, for blocks that do not start
+ * on a 4 KiB boundary, and for a write the file system refuses with EINVAL): through a second
  * descriptor of the same file (/proc/self/fd), from page-aligned memory, up to 4 writes at once
  * in libuv's pool. Why: a mirror writes gigabytes that nobody reads soon, and through the page
  * cache every one of them takes a fresh page. On this VM a page not touched lately costs the
@@ -61,21 +62,28 @@ const giveSlot = (slot) => {
   if (next !== undefined) next(slot)
   else freeSlots.push(slot)
 }
-// Bytes written each way, and why direct I/O went off (reported with every batch's results).
-const counts = { directBytes: 0, plainBytes: 0, directOff: undefined }
+// Bytes written each way, direct writes made, and why direct I/O went off (reported with every batch's results).
+const counts = { directBytes: 0, plainBytes: 0, directWrites: 0, directOff: undefined }
 if (!direct) counts.directOff = 'unsupported'
-// Tests make direct writes fail (BlockWriteThreadOptions.faults).
+// Tests make direct writes fail, or write less than asked (BlockWriteThreadOptions.faults).
 const fault = workerData?.faults?.directWrite
 let faultsLeft = fault?.times ?? 0
 const writeAsync = (fd, buffer, offset, length, position) =>
   new Promise((resolve, reject) => {
     if (faultsLeft > 0) {
       faultsLeft--
-      const error = new Error(fault.code + ': injected by a test')
-      error.code = fault.code
-      return reject(error)
+      if (fault.short !== undefined) length = Math.min(length, fault.short)
+      else {
+        const error = new Error(fault.code + ': injected by a test')
+        error.code = fault.code
+        return reject(error)
+      }
     }
-    write(fd, buffer, offset, length, position, (error, written) => (error ? reject(error) : resolve(written)))
+    write(fd, buffer, offset, length, position, (error, written) => {
+      if (error) return reject(error)
+      counts.directWrites++
+      resolve(written)
+    })
   })
 
 /** A second descriptor of the same file, opened for direct I/O; -1 if that is not possible now. */
@@ -270,20 +278,25 @@ const POST_AFTER_MS = 10
 export interface WriteThreadStats {
   /** Bytes written with direct I/O. */
   directBytes: number
-  /** Bytes written through the page cache (a file's last partial 4 KiB, or all where direct I/O is off). */
+  /** Bytes written through the page cache (see the comment above WORKER_SOURCE for which; all where direct I/O is off). */
   plainBytes: number
+  /** Direct writes made (adjacent blocks go out together, up to 1 MiB a write). */
+  directWrites: number
   /** Why direct I/O is off for good ('unsupported', or the error code opening a file with it gave), if it is. */
   directOff: string | undefined
 }
 
 export interface BlockWriteThreadOptions {
-  /** For tests: the next `times` direct writes fail with the system error `code` (EIO, EINVAL...). */
-  faults?: { directWrite?: { code: string; times: number } }
+  /**
+   * For tests: the next `times` direct writes fail with the system error `code` (EIO, EINVAL...), or
+   * write only their first `short` bytes (as a system call may).
+   */
+  faults?: { directWrite?: { code: string; times: number } | { short: number; times: number } }
 }
 
 export class BlockWriteThread {
   readonly #options: BlockWriteThreadOptions
-  #stats: WriteThreadStats = { directBytes: 0, plainBytes: 0, directOff: undefined }
+  #stats: WriteThreadStats = { directBytes: 0, plainBytes: 0, directWrites: 0, directOff: undefined }
   #worker: Worker | undefined
   #nextId = 0
   readonly #waiting = new Map<number, Waiting>()
